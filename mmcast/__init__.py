@@ -1,0 +1,51 @@
+# Copyright (c) mmcast contributors. All rights reserved.
+"""mmcast: CAST for MMSegmentation and MMPretrain.
+
+Importing mmcast checks the OpenMMLab stack it was written against and
+registers every mmcast component in mmseg's and mmpretrain's registries.
+"""
+from importlib import import_module
+
+from .version import __version__, version_info
+
+# package -> (import name, minimum, exclusive maximum, how to install)
+SUPPORTED = {
+    'mmcv': ('mmcv', '2.0.0', '2.2.0',
+             'mmcv>=2.0.0,<2.2.0 (full, with ops): bash tools/setup_env.sh'),
+    'mmengine': ('mmengine', '0.10.0', '1.0.0',
+                 'pip install "mmengine>=0.10.0,<1.0.0"'),
+    'mmsegmentation': ('mmseg', '1.2.0', '1.3.0',
+                       'pip install "mmsegmentation>=1.2.0,<1.3.0"'),
+    'mmpretrain': ('mmpretrain', '1.2.0', '1.3.0',
+                   'pip install "mmpretrain>=1.2.0,<1.3.0"'),
+}
+
+
+def _check_versions():
+    """Fail at import, in one line, when a dependency is missing or its
+    version is outside the supported range (the way mmseg's ``__init__``
+    checks mmcv)."""
+    from mmengine.utils import digit_version
+    for package, (module, low, high, fix) in SUPPORTED.items():
+        try:
+            version = import_module(module).__version__
+        except ImportError as e:
+            raise ImportError(f'mmcast needs {package} ({e}); install '
+                              f'{fix}') from None
+        if not digit_version(low) <= digit_version(version) < \
+                digit_version(high):
+            raise ImportError(
+                f'mmcast supports {package}>={low},<{high} but found '
+                f'{package}=={version}; install {fix}')
+
+
+try:
+    import mmengine  # noqa: F401
+except ImportError:
+    raise ImportError('mmcast needs mmengine; run bash tools/setup_env.sh '
+                      'or pip install "mmengine>=0.10.0,<1.0.0"') from None
+_check_versions()
+
+from . import datasets, models  # noqa: E402,F401  (registers components)
+
+__all__ = ['__version__', 'version_info']

@@ -1,0 +1,4 @@
+# Copyright (c) mmcast contributors. All rights reserved.
+from .backbones import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403

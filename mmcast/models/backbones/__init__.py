@@ -1,0 +1,4 @@
+# Copyright (c) mmcast contributors. All rights reserved.
+from .cast import CAST
+
+__all__ = ['CAST']

@@ -1,0 +1,40 @@
+# Copyright (c) mmcast contributors. All rights reserved.
+"""Registration of mmcast components in MMSegmentation and MMPretrain.
+
+mmcast has no registry of its own: a component is registered under the same
+name in both downstream registries, so ``type='CAST'`` builds from a config
+whose ``default_scope`` is ``mmseg`` or ``mmpretrain`` (and from a config
+that lists ``custom_imports=dict(imports=['mmcast'])``).
+"""
+from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
+from mmpretrain.registry import VISUALIZERS as PRETRAIN_VISUALIZERS
+from mmseg.registry import DATASETS as SEG_DATASETS
+from mmseg.registry import MODELS as SEG_MODELS
+from mmseg.registry import TRANSFORMS as SEG_TRANSFORMS
+from mmseg.registry import VISUALIZERS as SEG_VISUALIZERS
+
+__all__ = [
+    'register_model', 'register_transform', 'register_visualizer',
+    'register_seg_dataset', 'SEG_MODELS', 'PRETRAIN_MODELS'
+]
+
+
+def _register_in(*registries):
+
+    def decorator(cls):
+        for registry in registries:
+            registry.register_module(module=cls)
+        return cls
+
+    return decorator
+
+
+#: Register a model component (backbone, neck, head, preprocessor...).
+register_model = _register_in(SEG_MODELS, PRETRAIN_MODELS)
+#: Register a data transform.
+register_transform = _register_in(SEG_TRANSFORMS, PRETRAIN_TRANSFORMS)
+#: Register a visualizer.
+register_visualizer = _register_in(SEG_VISUALIZERS, PRETRAIN_VISUALIZERS)
+#: Register a segmentation dataset.
+register_seg_dataset = _register_in(SEG_DATASETS)
