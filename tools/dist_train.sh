@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Distributed training on one machine: bash tools/dist_train.sh CONFIG GPUS [args]
+# On machines without GPUs the processes use the gloo backend on the CPU.
+CONFIG=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHON=${PYTHON:-"$ROOT/.venv/bin/python"}
+[ -x "$PYTHON" ] || PYTHON=python
+
+PYTHONPATH="$ROOT":$PYTHONPATH \
+"$PYTHON" -m torch.distributed.run \
+    --nnodes=$NNODES --node_rank=$NODE_RANK --master_addr=$MASTER_ADDR \
+    --nproc_per_node=$GPUS --master_port=$PORT \
+    "$ROOT/tools/train.py" $CONFIG --launcher pytorch ${@:3}

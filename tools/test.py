@@ -1,0 +1,91 @@
+# Copyright (c) mmcast contributors. All rights reserved.
+"""Evaluate a checkpoint with an mmseg or mmpretrain config.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
+        [--show] [--show-dir DIR] [--wait-time S] [--tta]
+        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmcast.apis import build_runner, load_config  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test a CAST model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument(
+        '--out', help='(segmentation) directory to save the predicted maps')
+    parser.add_argument('--show', action='store_true', help='show results')
+    parser.add_argument(
+        '--show-dir', help='directory where painted predictions are saved')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--tta', action='store_true', help='test time augmentation')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def trigger_visualization_hook(cfg, args):
+    hooks = cfg.get('default_hooks', {})
+    hook = hooks.get('visualization')
+    if hook is None:
+        raise KeyError('the config has no default_hooks.visualization; '
+                       '--show/--show-dir need one')
+    if cfg.get('default_scope') == 'mmpretrain':
+        hook['enable'] = True
+        hook['show'] = args.show
+        hook['wait_time'] = args.wait_time
+        if args.show_dir:
+            hook['out_dir'] = args.show_dir
+        return
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        cfg.visualizer['save_dir'] = args.show_dir
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'no checkpoint at {args.checkpoint}')
+    cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                      args.launcher)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        trigger_visualization_hook(cfg, args)
+    if args.tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            raise KeyError('--tta needs tta_model and tta_pipeline in the '
+                           'config')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.out is not None:
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
+    runner = build_runner(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
