@@ -41,7 +41,8 @@ def build_from_fixture(fix, converter, tmp_path):
     cfg = release_backbone_cfg(meta, kwargs['num_heads'],
                                kwargs['num_clusters'],
                                kwargs.get('model_stage'))
-    cfg.update(out_type='raw',
+    # The fixture says what the release built its position table for.
+    cfg.update(img_size=tuple(fix['img_size']), out_type='raw',
                init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
     model = SEG_MODELS.build(cfg)
     model.init_weights()
