@@ -83,7 +83,7 @@ def main():
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, mode='test')
     runner.test()
 
 

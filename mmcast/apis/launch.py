@@ -70,10 +70,89 @@ def enable_amp(cfg: Config) -> None:
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
-def build_runner(cfg: Config) -> Runner:
+def _datasets(cfg: Config):
+    """(name, dataset cfg) of every dataloader, wrappers unfolded."""
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if not loader:
+            continue
+        stack = [loader.get('dataset')]
+        while stack:
+            ds = stack.pop()
+            if ds is None:
+                continue
+            if 'datasets' in ds:
+                stack.extend(ds['datasets'])
+            elif 'dataset' in ds:
+                stack.append(ds['dataset'])
+            else:
+                yield name, ds
+
+
+def _uses_cast(model_cfg) -> bool:
+    """Whether a model config contains a CAST backbone anywhere."""
+    if isinstance(model_cfg, dict):
+        return model_cfg.get('type') in ('CAST', 'mmseg.CAST',
+                                         'mmpretrain.CAST') or any(
+                                             _uses_cast(v)
+                                             for v in model_cfg.values())
+    if isinstance(model_cfg, (list, tuple)):
+        return any(_uses_cast(v) for v in model_cfg)
+    return False
+
+
+def _has_superpixels(pipeline) -> bool:
+    if isinstance(pipeline, dict):
+        return pipeline.get('type') == 'Superpixels' or any(
+            _has_superpixels(v) for v in pipeline.values())
+    if isinstance(pipeline, (list, tuple)):
+        return any(_has_superpixels(v) for v in pipeline)
+    return False
+
+
+def check_config(cfg: Config, mode: str = 'train') -> None:
+    """Fail early, in one line, on what would otherwise crash deep inside.
+
+    * a dataset root or image folder that does not exist (which path, and
+      where the preparation is described);
+    * a CAST model whose data pipeline lacks the ``Superpixels`` transform.
+
+    Args:
+        cfg (Config): the full config.
+        mode (str): ``'train'`` checks the train and val loaders, ``'test'``
+            the test loader.
+    """
+    wanted = ('train_dataloader', 'val_dataloader') if mode == 'train' \
+        else ('test_dataloader', )
+    cast = _uses_cast(cfg.get('model'))
+    for name, ds in _datasets(cfg):
+        if name not in wanted or (name == 'val_dataloader'
+                                  and cfg.get('val_cfg') is None):
+            continue
+        root = ds.get('data_root') or ''
+        prefix = ds.get('data_prefix') or {}
+        img_dir = prefix.get('img_path', prefix.get('img', '')) \
+            if isinstance(prefix, dict) else prefix
+        for path in (root, osp.join(root, img_dir) if img_dir else ''):
+            if path and not osp.exists(path):
+                raise FileNotFoundError(
+                    f'{name}: dataset folder {path} does not exist; prepare '
+                    f"the {ds.get('type', 'dataset')} data there (see "
+                    'docs/datasets.md) or set --cfg-options '
+                    f'{name}.dataset.data_root=...')
+        if cast and not _has_superpixels(ds.get('pipeline', [])):
+            raise ValueError(
+                f"{name}: the model uses a CAST backbone but the dataset's "
+                "pipeline has no dict(type='Superpixels'); add it after the "
+                'last augmentation, before the packing transform')
+
+
+def build_runner(cfg: Config, mode: str = 'train') -> Runner:
     """Build the runner for an mmseg or mmpretrain config (the registries
-    are chosen by the config's ``default_scope``)."""
+    are chosen by the config's ``default_scope``), after
+    :func:`check_config`."""
     import mmcast  # noqa: F401  (registers mmcast components)
+    check_config(cfg, mode)
     setup_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS

@@ -1,2 +1,5 @@
 # Copyright (c) mmcast contributors. All rights reserved.
+from .toy_scenes import ToyScenesDataset, generate_toy_scenes
 from .transforms import *  # noqa: F401,F403
+
+__all__ = ['ToyScenesDataset', 'generate_toy_scenes']

@@ -174,7 +174,8 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
     keep = valid[..., None].expand_as(rows) & (vals != 0)
     matrix = torch.sparse_coo_tensor(
         torch.stack([rows[keep], cols_index[keep]]),
-        vals[keep].to(feats.dtype), (B * num_segments, Bf * h * W))
+        vals[keep].to(feats.dtype), (B * num_segments, Bf * h * W),
+        check_invariants=False)
     out = torch.sparse.mm(matrix.coalesce(), cols)
     return out.view(B, num_segments, C)
 

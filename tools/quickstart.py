@@ -1,0 +1,117 @@
+# Copyright (c) mmcast contributors. All rights reserved.
+"""The embedded default: generate a small procedural scene dataset, train a
+small CAST segmentor on it on the CPU, test it, print the mIoU and save
+pictures of a prediction and of the hierarchy.
+
+    .venv/bin/python tools/quickstart.py [--work-dir work_dirs/quickstart]
+        [--data-root data/toy_scenes] [--iters 1200]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from mmcast.apis import build_runner, load_config  # noqa: E402
+from mmcast.datasets import generate_toy_scenes  # noqa: E402
+
+CONFIG = osp.join(ROOT, 'configs', 'cast_toy_scenes.py')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--work-dir', default='work_dirs/quickstart')
+    parser.add_argument('--data-root', default='data/toy_scenes')
+    parser.add_argument('--iters', type=int, default=None,
+                        help='training iterations (config default: 1200)')
+    return parser.parse_args()
+
+
+def chance_miou(cfg):
+    """Expected mIoU (%) of uniformly random labels on the val split."""
+    import cv2
+    import numpy as np
+    ds = cfg.val_dataloader.dataset
+    ann_dir = osp.join(ds.data_root, ds.data_prefix.seg_map_path)
+    num_classes = cfg.model.decode_head.num_classes
+    hist = np.zeros(num_classes)
+    for name in os.listdir(ann_dir):
+        lab = cv2.imread(osp.join(ann_dir, name), cv2.IMREAD_UNCHANGED)
+        lab = lab.astype(np.int64) - 1  # reduce_zero_label
+        hist += np.bincount(lab[lab >= 0], minlength=num_classes)
+    p = hist / hist.sum()
+    k = 1. / num_classes
+    return 100 * np.mean(p * k / (p + k - p * k))
+
+
+def save_pictures(cfg, checkpoint, out_dir):
+    """A predicted segmentation and the hierarchy of one validation image."""
+    import cv2
+    import numpy as np
+    from mmseg.apis import inference_model, init_model
+    from mmseg.visualization import SegLocalVisualizer
+
+    img_dir = osp.join(cfg.val_dataloader.dataset.data_root,
+                       cfg.val_dataloader.dataset.data_prefix.img_path)
+    img_path = osp.join(img_dir, sorted(os.listdir(img_dir))[0])
+    model = init_model(cfg, checkpoint, device='cpu')
+    result = inference_model(model, img_path)
+    vis = SegLocalVisualizer(
+        name=f'quickstart_{time.time()}', alpha=0.6, save_dir=None)
+    vis.dataset_meta = model.dataset_meta
+    img = cv2.imread(img_path)[..., ::-1]
+    vis.add_datasample('prediction', img, result, draw_gt=False,
+                       with_labels=False)
+    pred_path = osp.join(out_dir, 'prediction.png')
+    cv2.imwrite(pred_path, np.ascontiguousarray(vis.get_image()[..., ::-1]))
+    paths = [pred_path]
+    try:
+        from mmcast.apis import inference_hierarchy
+        from mmcast.visualization import HierarchyVisualizer
+    except ImportError:
+        return paths
+    hier = inference_hierarchy(model, img_path)
+    panel = HierarchyVisualizer().draw_panel(img, hier['levels'])
+    hier_path = osp.join(out_dir, 'hierarchy.png')
+    cv2.imwrite(hier_path, np.ascontiguousarray(panel[..., ::-1]))
+    return paths + [hier_path]
+
+
+def main():
+    args = parse_args()
+    start = time.time()
+    generate_toy_scenes(args.data_root)
+    options = {
+        'train_dataloader.dataset.data_root': args.data_root,
+        'val_dataloader.dataset.data_root': args.data_root,
+        'test_dataloader.dataset.data_root': args.data_root,
+    }
+    if args.iters is not None:
+        options.update({
+            'train_cfg.max_iters': args.iters,
+            'train_cfg.val_interval': args.iters,
+            'default_hooks.checkpoint.interval': args.iters,
+            'param_scheduler.1.end': args.iters,
+        })
+    cfg = load_config(CONFIG, options, args.work_dir)
+    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1  # test below
+    runner = build_runner(cfg)
+    runner.train()
+    checkpoint = osp.join(cfg.work_dir, 'iter_{}.pth'.format(
+        cfg.train_cfg.max_iters))
+    metrics = runner.test()
+    pictures = save_pictures(cfg, checkpoint, cfg.work_dir)
+    print(f'\nquickstart: trained {cfg.train_cfg.max_iters} iterations and '
+          f'tested in {time.time() - start:.0f} s')
+    print(f"quickstart: mIoU {metrics['mIoU']:.2f} on {args.data_root} "
+          f'validation (uniformly random labels would score '
+          f'{chance_miou(cfg):.2f})')
+    for p in pictures:
+        print(f'quickstart: saved {p}')
+
+
+if __name__ == '__main__':
+    main()
