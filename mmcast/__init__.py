@@ -4,6 +4,7 @@
 Importing mmcast checks the OpenMMLab stack it was written against and
 registers every mmcast component in mmseg's and mmpretrain's registries.
 """
+import os
 from importlib import import_module
 
 from .version import __version__, version_info
@@ -45,6 +46,13 @@ except ImportError:
     raise ImportError('mmcast needs mmengine; run bash tools/setup_env.sh '
                       'or pip install "mmengine>=0.10.0,<1.0.0"') from None
 _check_versions()
+
+# mmengine 0.10 stores its message hub (numpy values, HistoryBuffer) in every
+# checkpoint and reads checkpoints with torch.load's default arguments, which
+# torch >= 2.6 restricts to plain tensors: resuming, load_from and testing a
+# checkpoint would all fail.  Restore the old default (unless the user chose
+# otherwise); only load checkpoints you trust, as with any pickle.
+os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 
 from . import datasets, models  # noqa: E402,F401  (registers components)
 
