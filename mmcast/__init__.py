@@ -46,6 +46,7 @@ except ImportError:
                       'or pip install "mmengine>=0.10.0,<1.0.0"') from None
 _check_versions()
 
-from . import datasets, models  # noqa: E402,F401  (registers components)
+# Importing registers every component.
+from . import datasets, models, visualization  # noqa: E402,F401
 
 __all__ = ['__version__', 'version_info']
