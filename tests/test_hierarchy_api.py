@@ -50,6 +50,16 @@ def test_init_model_warns_about_random_weights():
     assert model.cfg.default_scope == 'mmseg'
 
 
+def test_init_model_leaves_the_callers_config_alone():
+    from mmengine.config import Config
+    cfg = Config.fromfile(CLS_CFG)
+    before = cfg.to_dict()
+    model = quiet_init_model(cfg)
+    assert cfg.to_dict() == before
+    assert model.cfg.model.backbone.init_cfg is None
+    assert model.cfg.default_scope == 'mmpretrain'
+
+
 @pytest.mark.parametrize('which', ['seg', 'cls'])
 def test_nested_on_random_and_real_images(which, seg_model, cls_model):
     model = seg_model if which == 'seg' else cls_model

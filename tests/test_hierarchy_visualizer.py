@@ -84,7 +84,8 @@ def test_colour_scheme_on_a_real_hierarchy():
     torch.manual_seed(0)
     model = quiet_init_model(SEG_CFG)
     result = inference_hierarchy(model, skimage.data.astronaut(),
-                                 channel_order='rgb', num_clusters=[16, 8, 5, 3])
+                                 channel_order='rgb',
+                                 num_clusters=[16, 8, 5, 3])
     coarse = result.levels[-1]
     vis = HierarchyVisualizer(name='t_real')
     colours = vis.colorize(result)

@@ -5,6 +5,7 @@ In the manner of mmseg's ``init_model`` / ``inference_model``, for both
 kinds of CAST models: mmseg segmentors (``EncoderDecoder`` with a CAST
 backbone) and mmpretrain classifiers (``ImageClassifier`` with CAST).
 """
+import copy
 import logging
 import warnings
 from pathlib import Path
@@ -78,7 +79,7 @@ def init_model(config: Union[str, Path, Config],
         raise TypeError('config must be a filename or a Config, got '
                         f'{type(config)}')
     else:
-        config = config.copy()
+        config = copy.deepcopy(config)  # never edit the caller's config
     if cfg_options:
         config.merge_from_dict(cfg_options)
     if config.get('custom_imports'):

@@ -7,7 +7,7 @@ colour wheel.  Within a coarse segment, the segments of a finer level keep
 that hue and differ in saturation and value.  A part therefore always has
 the hue of the whole it belongs to, in every panel.
 """
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
