@@ -54,6 +54,7 @@ _check_versions()
 # otherwise); only load checkpoints you trust, as with any pickle.
 os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 
-from . import datasets, models  # noqa: E402,F401  (registers components)
+# Importing registers every component.
+from . import datasets, models, visualization  # noqa: E402,F401
 
 __all__ = ['__version__', 'version_info']

@@ -6,6 +6,7 @@ name in both downstream registries, so ``type='CAST'`` builds from a config
 whose ``default_scope`` is ``mmseg`` or ``mmpretrain`` (and from a config
 that lists ``custom_imports=dict(imports=['mmcast'])``).
 """
+from mmengine.registry import VISUALIZERS as ENGINE_VISUALIZERS
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
 from mmpretrain.registry import VISUALIZERS as PRETRAIN_VISUALIZERS
@@ -34,7 +35,9 @@ def _register_in(*registries):
 register_model = _register_in(SEG_MODELS, PRETRAIN_MODELS)
 #: Register a data transform.
 register_transform = _register_in(SEG_TRANSFORMS, PRETRAIN_TRANSFORMS)
-#: Register a visualizer.
-register_visualizer = _register_in(SEG_VISUALIZERS, PRETRAIN_VISUALIZERS)
+#: Register a visualizer (also in mmengine's root registry, so a config of
+#: any scope, or ``Visualizer``-agnostic code, can build it by name).
+register_visualizer = _register_in(SEG_VISUALIZERS, PRETRAIN_VISUALIZERS,
+                                   ENGINE_VISUALIZERS)
 #: Register a segmentation dataset.
 register_seg_dataset = _register_in(SEG_DATASETS)
