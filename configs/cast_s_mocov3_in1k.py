@@ -63,7 +63,12 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=32, num_workers=8, dataset=dict(pipeline=train_pipeline))
+    batch_size=32,
+    num_workers=8,
+    # re-declared: inherited through 'mmpretrain::' it carries a '_scope_'
+    # key that mmengine would pass on to default_collate as an argument
+    collate_fn=dict(_delete_=True, type='default_collate'),
+    dataset=dict(pipeline=train_pipeline))
 
 # ---------------------------------------------------------------- model
 temperature = 0.2
