@@ -25,7 +25,8 @@ class ImageNetSubset(CustomDataset):
 
     Args:
         classes (str | Sequence[str]): the wnids, or a text file with one
-            per line (e.g. ``configs/_base_/datasets/imagenet100_classes.txt``).
+            per line (e.g. the IN-100 list,
+            ``configs/_base_/datasets/imagenet100_classes.txt``).
         data_root (str): ImageNet's root.
         split (str): ``'train'`` or ``'val'``; the image folder under
             ``data_root`` unless ``data_prefix`` is given.
