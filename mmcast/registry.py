@@ -7,6 +7,7 @@ whose ``default_scope`` is ``mmseg`` or ``mmpretrain`` (and from a config
 that lists ``custom_imports=dict(imports=['mmcast'])``).
 """
 from mmengine.registry import VISUALIZERS as ENGINE_VISUALIZERS
+from mmpretrain.registry import DATASETS as PRETRAIN_DATASETS
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
 from mmpretrain.registry import VISUALIZERS as PRETRAIN_VISUALIZERS
@@ -17,7 +18,8 @@ from mmseg.registry import VISUALIZERS as SEG_VISUALIZERS
 
 __all__ = [
     'register_model', 'register_transform', 'register_visualizer',
-    'register_seg_dataset', 'SEG_MODELS', 'PRETRAIN_MODELS'
+    'register_seg_dataset', 'register_pretrain_dataset', 'SEG_MODELS',
+    'PRETRAIN_MODELS'
 ]
 
 
@@ -41,3 +43,5 @@ register_visualizer = _register_in(SEG_VISUALIZERS, PRETRAIN_VISUALIZERS,
                                    ENGINE_VISUALIZERS)
 #: Register a segmentation dataset.
 register_seg_dataset = _register_in(SEG_DATASETS)
+#: Register a classification / self-supervised dataset (mmpretrain).
+register_pretrain_dataset = _register_in(PRETRAIN_DATASETS)

@@ -1,5 +1,6 @@
 # Copyright (c) mmcast contributors. All rights reserved.
+from .imagenet_subset import ImageNetSubset
 from .toy_scenes import ToyScenesDataset, generate_toy_scenes
 from .transforms import *  # noqa: F401,F403
 
-__all__ = ['ToyScenesDataset', 'generate_toy_scenes']
+__all__ = ['ImageNetSubset', 'ToyScenesDataset', 'generate_toy_scenes']

@@ -1,0 +1,92 @@
+# Copyright (c) mmcast contributors. All rights reserved.
+import os.path as osp
+from typing import Sequence, Union
+
+from mmengine.fileio import get_file_backend, list_from_file
+from mmengine.logging import MMLogger
+from mmpretrain.datasets import CustomDataset
+
+from mmcast.registry import register_pretrain_dataset
+
+
+@register_pretrain_dataset
+class ImageNetSubset(CustomDataset):
+    """ImageNet restricted to a list of classes, e.g. the paper's ImageNet-100
+    (registered in mmpretrain).
+
+    Reads ImageNet's folder layout, ``<data_root>/<split>/<wnid>/*.JPEG``,
+    but only the folders of the listed classes, so the full ImageNet-1K
+    folders can be used as they are.  Labels follow the *sorted* wnids: the
+    same labels that mmpretrain's ``CustomDataset`` gives a folder holding
+    only those classes, so checkpoints trained either way agree.
+
+    With ``ann_file`` the stock annotation format is read instead (``path
+    label`` per line, labels already in the subset's sorted order).
+
+    Args:
+        classes (str | Sequence[str]): the wnids, or a text file with one
+            per line (e.g. the IN-100 list,
+            ``configs/_base_/datasets/imagenet100_classes.txt``).
+        data_root (str): ImageNet's root.
+        split (str): ``'train'`` or ``'val'``; the image folder under
+            ``data_root`` unless ``data_prefix`` is given.
+        data_prefix (str | dict): image folder. Defaults to ``split``.
+        ann_file (str): optional annotation file (see above).
+        **kwargs: other arguments of :class:`mmpretrain.datasets.
+            CustomDataset`.
+
+    Raises:
+        FileNotFoundError: (when loading) a listed class has no folder.
+    """
+    IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif')
+
+    def __init__(self,
+                 classes: Union[str, Sequence[str]],
+                 data_root: str = '',
+                 split: str = '',
+                 data_prefix: Union[str, dict] = '',
+                 ann_file: str = '',
+                 **kwargs):
+        if isinstance(classes, str):
+            classes = [c.strip() for c in list_from_file(classes)
+                       if c.strip()]
+        wnids = sorted(set(classes))
+        if len(wnids) != len(classes):
+            raise ValueError('the class list repeats a class')
+        if split and split not in ('train', 'val'):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        if not data_prefix:
+            data_prefix = split
+        kwargs.setdefault('extensions', self.IMG_EXTENSIONS)
+        super().__init__(
+            data_root=data_root,
+            data_prefix=data_prefix,
+            ann_file=ann_file,
+            metainfo=dict(classes=tuple(wnids)),
+            **kwargs)
+
+    def _find_samples(self):
+        """``(path relative to the image folder, label)`` of every image in
+        the listed classes' folders."""
+        backend = get_file_backend(self.img_prefix, enable_singleton=True)
+        samples, empty = [], []
+        for label, wnid in enumerate(self.CLASSES):
+            folder = backend.join_path(self.img_prefix, wnid)
+            if not backend.isdir(folder):
+                raise FileNotFoundError(
+                    f'class {wnid} of the subset has no folder {folder}')
+            files = sorted(
+                f for f in backend.list_dir_or_file(
+                    folder, list_dir=False, recursive=True)
+                if self.is_valid_file(f))
+            if not files:
+                empty.append(wnid)
+            samples += [(osp.join(wnid, f), label) for f in files]
+        if not samples:
+            raise RuntimeError(f'no image of the listed classes under '
+                               f'{self.img_prefix}')
+        if empty:
+            MMLogger.get_current_instance().warning(
+                f'no image in the folders of {len(empty)} listed classes: '
+                f'{", ".join(empty[:10])}...')
+        return samples
