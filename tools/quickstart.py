@@ -54,6 +54,9 @@ def save_pictures(cfg, checkpoint, out_dir):
     from mmseg.apis import inference_model, init_model
     from mmseg.visualization import SegLocalVisualizer
 
+    from mmcast.apis import inference_hierarchy
+    from mmcast.visualization import HierarchyVisualizer
+
     img_dir = osp.join(cfg.val_dataloader.dataset.data_root,
                        cfg.val_dataloader.dataset.data_prefix.img_path)
     img_path = osp.join(img_dir, sorted(os.listdir(img_dir))[0])
@@ -67,17 +70,12 @@ def save_pictures(cfg, checkpoint, out_dir):
                        with_labels=False)
     pred_path = osp.join(out_dir, 'prediction.png')
     cv2.imwrite(pred_path, np.ascontiguousarray(vis.get_image()[..., ::-1]))
-    paths = [pred_path]
-    try:
-        from mmcast.apis import inference_hierarchy
-        from mmcast.visualization import HierarchyVisualizer
-    except ImportError:
-        return paths
     hier = inference_hierarchy(model, img_path)
-    panel = HierarchyVisualizer().draw_panel(img, hier['levels'])
+    panel = HierarchyVisualizer(name=f'quickstart_h_{time.time()}').draw_panel(
+        np.ascontiguousarray(img), hier)
     hier_path = osp.join(out_dir, 'hierarchy.png')
     cv2.imwrite(hier_path, np.ascontiguousarray(panel[..., ::-1]))
-    return paths + [hier_path]
+    return [pred_path, hier_path]
 
 
 def main():
