@@ -99,3 +99,8 @@ param_scheduler = [
          by_epoch=False)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=8)
+
+# The final class-token norm and the last GraphPool's refinement feed
+# nothing differentiable in segmentation (the coarsest level is an argmax):
+# let DDP skip their missing gradients.
+find_unused_parameters = True

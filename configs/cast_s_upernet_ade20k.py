@@ -30,6 +30,20 @@ test_pipeline = [
     superpixels,
     dict(type='PackSegInputs'),
 ]
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale_factor=r, keep_ratio=True)
+         for r in img_ratios],
+        [dict(type='RandomFlip', prob=0., direction='horizontal'),
+         dict(type='RandomFlip', prob=1., direction='horizontal')],
+        [dict(type='LoadAnnotations', reduce_zero_label=True)],
+        [superpixels],
+        [dict(type='PackSegInputs')],
+    ]),
+]
+tta_model = dict(type='SegTTAModel')
 train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=1, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
@@ -59,3 +73,8 @@ model = dict(
     decode_head=dict(in_channels=[384, 384, 384, 384], num_classes=150),
     auxiliary_head=dict(in_channels=384, num_classes=150),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
+
+# The final class-token norm and the last GraphPool's refinement feed
+# nothing differentiable in segmentation (the coarsest level is an argmax):
+# let DDP skip their missing gradients.
+find_unused_parameters = True

@@ -120,3 +120,8 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 randomness = dict(seed=0)
+
+# The final class-token norm and the last GraphPool's refinement feed
+# nothing differentiable in segmentation (the coarsest level is an argmax):
+# let DDP skip their missing gradients.
+find_unused_parameters = True

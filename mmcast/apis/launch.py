@@ -53,7 +53,10 @@ def setup_cpu_distributed(cfg: Config) -> None:
     cfg.env_cfg = cfg.get('env_cfg', {})
     cfg.env_cfg['dist_cfg'] = dict(backend='gloo')
     cfg.model_wrapper_cfg = dict(
-        type='MMDistributedDataParallel', device_ids=None)
+        type='MMDistributedDataParallel',
+        device_ids=None,
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
 
 
 def enable_amp(cfg: Config) -> None:
