@@ -6,88 +6,25 @@
 # Start from a converted ImageNet checkpoint (docs/segmentation.md):
 #   python tools/model_converters/cast2mmcast.py cast_small_deit.pth \
 #       checkpoints/cast_s_in1k.pth
-# and set model.backbone.init_cfg (below) or --cfg-options
+# then --cfg-options model.backbone.init_cfg.type=Pretrained \
 #   model.backbone.init_cfg.checkpoint=checkpoints/cast_s_in1k.pth
 _base_ = [
-    'mmseg::_base_/datasets/ade20k.py',
+    './_base_/models/cast_s_segmenter.py',
+    './_base_/datasets/ade20k_superpixels.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
 ]
 custom_imports = dict(imports=['mmcast'], allow_failed_imports=False)
 
 crop_size = (512, 512)
-# SEEDS with the release's segmentation settings, H*W/16^2 superpixels,
-# computed on the final augmented crop.
-superpixels = dict(type='Superpixels', stride=16, preset='segmentation')
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0),
-         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    superpixels,
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    superpixels,
-    dict(type='PackSegInputs'),
-]
-img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='TestTimeAug', transforms=[
-        [dict(type='Resize', scale_factor=r, keep_ratio=True)
-         for r in img_ratios],
-        [dict(type='RandomFlip', prob=0., direction='horizontal'),
-         dict(type='RandomFlip', prob=1., direction='horizontal')],
-        [dict(type='LoadAnnotations', reduce_zero_label=True)],
-        [superpixels],
-        [dict(type='PackSegInputs')],
-    ]),
-]
-train_dataloader = dict(batch_size=1, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(batch_size=1, dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-
-data_preprocessor = dict(
-    type='CASTSegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=crop_size)
+data_preprocessor = dict(size=crop_size)
 model = dict(
-    type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
-    backbone=dict(
-        type='CAST',
-        arch='small',
-        img_size=224,  # the ImageNet checkpoint's position table
-        num_clusters=[320, 160, 80, 40],
-        pos_embed='learned',
-        token_pooling='full',
-        with_fusion=True,
-        drop_path_rate=0.1,
-        out_type='raw',
-        init_cfg=None),
-    decode_head=dict(
-        type='HypercolumnUnpoolHead',
-        in_channels=384,
-        num_classes=150,
-        decoder='mask_transformer',
-        num_layers=2,
-        num_heads=6,
-        drop_rate=0.1,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-    train_cfg=dict(),
+    decode_head=dict(num_classes=150),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(512, 512)))
-tta_model = dict(type='SegTTAModel')
+train_dataloader = dict(batch_size=1)
+val_dataloader = dict(batch_size=1)
+test_dataloader = val_dataloader
 
 optim_wrapper = dict(
     _delete_=True,
@@ -99,8 +36,3 @@ param_scheduler = [
          by_epoch=False)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=8)
-
-# The final class-token norm and the last GraphPool's refinement feed
-# nothing differentiable in segmentation (the coarsest level is an argmax):
-# let DDP skip their missing gradients.
-find_unused_parameters = True
