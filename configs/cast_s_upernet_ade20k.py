@@ -38,7 +38,6 @@ model = dict(
     auxiliary_head=dict(in_channels=384, num_classes=150),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
 train_dataloader = dict(batch_size=2)
-tta_model = dict(type='SegTTAModel')
 
 # The final class-token norm and the last GraphPool feed nothing
 # differentiable here: let DDP skip their missing gradients.

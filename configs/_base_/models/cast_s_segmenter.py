@@ -33,7 +33,6 @@ model = dict(
         loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
-tta_model = dict(type='SegTTAModel')
 
 # The final class-token norm and the last GraphPool's refinement feed
 # nothing differentiable in segmentation (the coarsest level is an argmax):
