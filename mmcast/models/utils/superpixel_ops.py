@@ -44,10 +44,23 @@ def relabel_superpixels(labels: Tensor) -> Tuple[Tensor, Tensor]:
     counts = torch.zeros(B, dtype=torch.long, device=labels.device)
     if not valid.any():
         return out.view_as(labels), counts
-    # Compress the ids of the whole batch first, so that the per-image key
-    # below cannot overflow however large the ids are.
-    ids, rank = torch.unique(flat[valid], return_inverse=True)
     batch = torch.arange(B, device=labels.device)[:, None].expand_as(flat)
+    span = int(flat.max()) + 1
+    if B * span <= 1 << 24:
+        # Small ids (the usual case): a presence table and a running count
+        # give the new ids without sorting.
+        # Pixels with no superpixel go to one extra slot at the end.
+        key = torch.where(valid, batch * span + flat, B * span)
+        present = torch.zeros(B * span + 1, dtype=torch.bool,
+                              device=labels.device)
+        present[key.view(-1)] = True
+        present = present[:-1].view(B, span)
+        new_ids = F.pad(present.cumsum(1).view(-1) - 1, (0, 1), value=-1)
+        out = new_ids[key]
+        return out.view_as(labels), present.sum(1)
+    # Large ids: compress the ids of the whole batch first, so that the
+    # per-image key below cannot overflow however large the ids are.
+    ids, rank = torch.unique(flat[valid], return_inverse=True)
     key = batch[valid] * ids.numel() + rank
     uniq, new = torch.unique(key, return_inverse=True)
     counts = torch.bincount(uniq // ids.numel(), minlength=B)
