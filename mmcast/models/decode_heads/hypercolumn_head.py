@@ -1,6 +1,7 @@
 # Copyright (c) mmcast contributors. All rights reserved.
 from typing import Optional, Union
 
+import torch
 import torch.nn as nn
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.decode_heads.segmenter_mask_head import \
@@ -85,6 +86,18 @@ class HypercolumnUnpoolHead(BaseDecodeHead):
         super().init_weights()
         if self.decoder == 'mask_transformer':
             self.mask_decoder.init_weights()
+
+    def predict_by_feat(self, seg_logits: Tensor,
+                        batch_img_metas: list) -> Tensor:
+        """Logits at the input size already: skip mmseg's same-size
+        bilinear resize (a full copy of ``(B, K, H, W)``), else resize."""
+        meta = batch_img_metas[0]
+        size = meta['img_shape'] if isinstance(meta['img_shape'],
+                                               torch.Size) else \
+            meta.get('pad_shape', meta['img_shape'])[:2]
+        if tuple(seg_logits.shape[-2:]) == tuple(size):
+            return seg_logits
+        return super().predict_by_feat(seg_logits, batch_img_metas)
 
     def superpixel_features(self, out: dict) -> Tensor:
         """Fused per-superpixel features ``(B, N0, C)``."""

@@ -10,6 +10,7 @@ Conventions used across mmcast:
   makes them ``0..N_b-1`` per image, in increasing order of the original
   ids, which is the order the release uses once its labels are contiguous.
 """
+import functools
 from typing import Tuple
 
 import torch
@@ -114,18 +115,37 @@ def segment_mean(feats: Tensor, labels: Tensor,
 
 
 def _interp_taps(in_size: int, out_size: int, mode: str, device):
-    """1-D interpolation weights exactly as ``F.interpolate`` applies them.
+    """1-D interpolation taps exactly as ``F.interpolate`` applies them.
 
-    Returns ``(out_size, in_size)``: row ``o`` holds the weights of the
-    input samples for output sample ``o`` (align_corners=False).  They are
-    read off by interpolating an identity matrix, so border clamping and
-    the cubic kernel are PyTorch's own.
+    Read off by interpolating an identity matrix (align_corners=False), so
+    border clamping and the cubic kernel are PyTorch's own.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(out_size, T)`` input indices and their
+        float64 weights (signed: the cubic kernel has negative lobes).
     """
     eye = torch.eye(in_size, device=device, dtype=torch.float64)
-    eye = eye.view(1, in_size, in_size, 1)
     weights = F.interpolate(
-        eye, size=(out_size, 1), mode=mode, align_corners=False)
-    return weights[0, :, :, 0].t().contiguous()  # (out, in)
+        eye.view(1, in_size, in_size, 1), size=(out_size, 1), mode=mode,
+        align_corners=False)[0, :, :, 0].t()  # (out, in)
+    num_taps = int((weights != 0).sum(1).max())
+    index = weights.abs().topk(num_taps, dim=1).indices
+    return index, torch.gather(weights, 1, index)
+
+
+@functools.lru_cache(maxsize=16)
+def _pixel_taps(src: Tuple[int, int], dst: Tuple[int, int], mode: str,
+                device: str) -> Tuple[Tensor, Tensor]:
+    """Every output pixel's source cells and weights, ``(H*W, Ty*Tx)``
+    each (cached: they depend on the sizes only)."""
+    (h, w), (H, W) = src, dst
+    iy, wy = _interp_taps(h, H, mode, device)  # (H, Ty)
+    ix, wx = _interp_taps(w, W, mode, device)  # (W, Tx)
+    cells = (iy[:, None, :, None] * w + ix[None, :, None, :]).reshape(
+        H * W, -1)
+    weights = (wy[:, None, :, None] * wx[None, :, None, :]).reshape(
+        H * W, -1)
+    return cells, weights
 
 
 def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
@@ -133,10 +153,12 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
     """Segment mean of features upsampled to the label map's resolution.
 
     Equal to ``segment_mean(F.interpolate(feats, labels.shape[-2:], mode),
-    labels)`` but never materialises the ``(B, C, H, W)`` upsampled tensor:
-    interpolation is separable and linear, so the columns are interpolated
-    densely (``(B, C, h, W)``) and the rows are folded into a sparse
-    ``(segments x rows-columns)`` matrix.
+    labels)`` but never materialises the ``(B, C, H, W)`` upsampled tensor.
+    Interpolation is linear and separable: every pixel is a weighted sum of
+    ``T`` grid cells (4 bilinear, 16 bicubic), so the mean over a segment is
+    ``A @ feats`` with ``A[s, cell]`` the summed weights of the segment's
+    pixels over their pixel count, an ``(N, h*w)`` matrix built with one
+    ``index_add`` per image.
 
     Args:
         feats (Tensor): ``(B, C, h, w)``, or ``(1, C, h, w)`` shared by the
@@ -155,42 +177,22 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
         return segment_mean(feats.expand(B, -1, -1, -1), labels,
                             num_segments)[0]
     device = feats.device
-    # Columns: dense, along the width only (the height is left unchanged
-    # exactly: a scale of one reproduces the input rows).
-    cols = F.interpolate(feats, size=(h, W), mode=mode, align_corners=False)
-    cols = cols.permute(0, 2, 3, 1).reshape(Bf * h * W, C)
-
-    # Rows: for each output row y, its taps i and weights.
-    wy = _interp_taps(h, H, mode, device)  # (H, h)
-    num_taps = int((wy != 0).sum(1).max())
-    tap_w, tap_i = wy.abs().topk(num_taps, dim=1)
-    tap_w = torch.gather(wy, 1, tap_i)  # signed weights (cubic has negatives)
-
-    flat = labels.flatten(1)
-    valid = flat >= 0
-    batch = torch.arange(B, device=device)[:, None].expand_as(flat)
-    row_index = batch * num_segments + flat
-    counts = torch.zeros(B * num_segments, device=device,
-                         dtype=torch.float64).index_add_(
-                             0, row_index[valid],
-                             torch.ones(int(valid.sum()), device=device,
-                                        dtype=torch.float64))
-    ys = torch.arange(H, device=device)[:, None].expand(H, W).reshape(-1)
-    xs = torch.arange(W, device=device)[None, :].expand(H, W).reshape(-1)
-    fb = batch if Bf > 1 else torch.zeros_like(batch)
-    # (B, H*W, T) entries of the sparse matrix.
-    rows = row_index[..., None].expand(-1, -1, num_taps)
-    cols_index = ((fb[..., None] * h + tap_i[ys][None]) * W + xs[None, :,
-                                                                  None])
-    vals = tap_w[ys][None].expand(B, -1, -1) / counts.clamp(min=1)[
-        row_index.clamp(min=0)][..., None]
-    keep = valid[..., None].expand_as(rows) & (vals != 0)
-    matrix = torch.sparse_coo_tensor(
-        torch.stack([rows[keep], cols_index[keep]]),
-        vals[keep].to(feats.dtype), (B * num_segments, Bf * h * W),
-        check_invariants=False)
-    out = torch.sparse.mm(matrix.coalesce(), cols)
-    return out.view(B, num_segments, C)
+    cells, weights = _pixel_taps((h, w), (H, W), mode, str(device))
+    grid = feats.flatten(2).transpose(1, 2)  # (Bf, h*w, C)
+    out = []
+    for b in range(B):  # one (N, h*w) matrix at a time bounds the memory
+        lab = labels[b].reshape(-1)
+        valid = lab >= 0
+        seg = torch.where(valid, lab, num_segments)  # extra row: none
+        index = (seg[:, None] * (h * w) + cells).reshape(-1)
+        matrix = torch.zeros((num_segments + 1) * h * w, device=device,
+                             dtype=torch.float64)
+        matrix.index_add_(0, index, weights.reshape(-1))
+        count = torch.bincount(seg, minlength=num_segments + 1)
+        matrix = matrix.view(num_segments + 1, h * w)[:num_segments] / \
+            count[:num_segments, None].clamp(min=1)
+        out.append(matrix.to(grid.dtype) @ grid[b if Bf > 1 else 0])
+    return torch.stack(out)
 
 
 def scatter_to_pixels(values: Tensor, labels: Tensor,
@@ -208,7 +210,10 @@ def scatter_to_pixels(values: Tensor, labels: Tensor,
     """
     B, N, C = values.shape
     H, W = labels.shape[-2:]
-    index = labels.clamp(min=0).flatten(1)[..., None].expand(-1, -1, C)
-    out = torch.gather(values, 1, index)
-    out = out.masked_fill((labels.flatten(1) < 0)[..., None], fill)
-    return out.transpose(1, 2).reshape(B, C, H, W)
+    flat = labels.reshape(B, 1, H * W)
+    # Gather along the token axis of (B, C, N): the result is laid out as
+    # (B, C, H*W) directly, with no transpose of the large pixel tensor.
+    index = flat.clamp(min=0).expand(B, C, H * W)
+    out = torch.gather(values.transpose(1, 2).contiguous(), 2, index)
+    out.masked_fill_(flat < 0, fill)
+    return out.view(B, C, H, W)
