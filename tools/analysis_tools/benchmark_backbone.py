@@ -79,19 +79,38 @@ def gflops(model, inputs):
 
 
 class PoolTimer:
-    """Wall time spent inside the GraphPool modules of a CAST model."""
+    """Wall time inside the GraphPool modules of a CAST model, split into
+    farthest point sampling, the refinement attention, the fc1/fc2 layers
+    and the rest (assignment logits, softmax, weighted means)."""
+
+    parts = ('fps', 'refine', 'fc1', 'fc2')
 
     def __init__(self, model):
-        self.total = 0.
+        import mmcast.models.necks.graph_pool as gp
+        self.times = dict.fromkeys(('pool', ) + self.parts, 0.)
+        self._start = {}
         for stage in model.stages:
-            stage.pool.register_forward_pre_hook(self._start)
-            stage.pool.register_forward_hook(self._stop)
+            self._hook(stage.pool, 'pool')
+            for part in ('refine', 'fc1', 'fc2'):
+                self._hook(getattr(stage.pool, part), part)
+        fps = gp.farthest_point_sampling
 
-    def _start(self, *args):
-        self._t = time.perf_counter()
+        def timed_fps(*args, **kwargs):
+            t = time.perf_counter()
+            out = fps(*args, **kwargs)
+            self.times['fps'] += time.perf_counter() - t
+            return out
 
-    def _stop(self, *args):
-        self.total += time.perf_counter() - self._t
+        gp.farthest_point_sampling = timed_fps
+
+    def _hook(self, module, name):
+        module.register_forward_pre_hook(
+            lambda *a: self._start.__setitem__(name, time.perf_counter()))
+        module.register_forward_hook(lambda *a: self.times.__setitem__(
+            name, self.times[name] + time.perf_counter() - self._start[name]))
+
+    def reset(self):
+        self.times = dict.fromkeys(self.times, 0.)
 
 
 def main():
@@ -112,19 +131,23 @@ def main():
     pool_timer = PoolTimer(cast)
     runs = {'cast': lambda: cast(img, sp), 'vit': lambda: vit(img)}
     times = {k: [] for k in runs}
-    pool_share = []
+    shares = {k: [] for k in ('pool', ) + PoolTimer.parts + ('rest', )}
     with torch.no_grad():
         for fn in runs.values():  # warm-up
             fn()
             fn()
         for _ in range(args.reps):
             for name, fn in runs.items():
-                pool_timer.total = 0.
+                pool_timer.reset()
                 t = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t)
                 if name == 'cast':
-                    pool_share.append(pool_timer.total / times[name][-1])
+                    pt = pool_timer.times
+                    pt['rest'] = pt['pool'] - sum(pt[k]
+                                                  for k in PoolTimer.parts)
+                    for k in shares:
+                        shares[k].append(pt[k] / times[name][-1])
     med = {k: statistics.median(v) for k, v in times.items()}
     with torch.no_grad():
         flops_cast = gflops(cast, (img[:1], sp[:1]))
@@ -136,8 +159,14 @@ def main():
           f'({args.reps} reps, min {min(times["cast"]) * 1e3:.1f})')
     print(f'ViT-S  forward: median {med["vit"] * 1e3:.1f} ms '
           f'({args.reps} reps, min {min(times["vit"]) * 1e3:.1f})')
-    print(f'CAST-S GraphPool (FPS + pooling) share of its forward: '
-          f'{100 * statistics.median(pool_share):.1f}%')
+    share = {k: 100 * statistics.median(v) for k, v in shares.items()}
+    print(f"CAST-S GraphPool share of its forward: {share['pool']:.1f}% = "
+          f"FPS {share['fps']:.1f}% + refinement attention "
+          f"{share['refine']:.1f}% + fc1 {share['fc1']:.1f}% + fc2 "
+          f"{share['fc2']:.1f}% + assignment and pooled means "
+          f"{share['rest']:.1f}%")
+    print(f"CAST-S FPS plus pooling (sampling, assignment, weighted means): "
+          f"{share['fps'] + share['rest']:.1f}%")
     print(f'GFLOPs per image: CAST-S {flops_cast:.2f}, ViT-S '
           f'{flops_vit:.2f} (paper: 3.4 and 4.7)')
     print(f'cast_s/vit_s time ratio: {med["cast"] / med["vit"]:.3f}')
