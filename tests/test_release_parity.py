@@ -112,3 +112,35 @@ def test_parity_detects_a_wrong_weight(path, converter, tmp_path):
     name = 'block1' if 'block1' in fix['outputs'] else sorted(
         fix['outputs'])[0]
     assert (ours[name] - fix['outputs'][name]).abs().max() > ATOL
+
+
+def test_head_side_fusion_reproduces_the_deit_seg_fixture(converter,
+                                                          tmp_path):
+    """The hypercolumn fusion, when it lives in the decode head (backbone
+    built without it), gives the release's fused tokens too."""
+    from mmcast.models.decode_heads import HypercolumnUnpoolHead
+    path = osp.join(osp.dirname(osp.abspath(__file__)), 'data', 'release',
+                    'cast_release_deit_seg_small.pt')
+    fix = torch.load(path, map_location='cpu', weights_only=False)
+    model, meta, converted = build_from_fixture(fix, converter, tmp_path)
+    state = converted['state_dict']
+    backbone_cfg = release_backbone_cfg(meta, 4, [20, 10, 5, 3])
+    backbone_cfg.update(img_size=tuple(fix['img_size']), out_type='raw',
+                        with_fusion=False)
+    backbone = SEG_MODELS.build(backbone_cfg)
+    missing, unexpected = backbone.load_state_dict(
+        {k: v for k, v in state.items() if not k.startswith('fusion.')},
+        strict=False)
+    assert not missing and not unexpected
+    head = HypercolumnUnpoolHead(in_channels=48, num_classes=3,
+                                 fusion=dict(num_levels=4))
+    head.fusion.load_state_dict({
+        k[len('fusion.'):]: v
+        for k, v in state.items() if k.startswith('fusion.')
+    })
+    backbone.eval(), head.eval()
+    with torch.no_grad():
+        out = backbone(fix['image_normalized'], fix['superpixels'])
+        tokens = head.superpixel_features(out)
+    ref = fix['outputs']['tokens'][:, 1:]
+    assert (tokens - ref).abs().max() <= ATOL
