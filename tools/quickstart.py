@@ -34,7 +34,7 @@ def chance_miou(cfg):
     """Expected mIoU (%) of uniformly random labels on the val split."""
     import cv2
     import numpy as np
-    ds = cfg.val_dataloader.dataset
+    ds = cfg.test_dataloader.dataset
     ann_dir = osp.join(ds.data_root, ds.data_prefix.seg_map_path)
     num_classes = cfg.model.decode_head.num_classes
     hist = np.zeros(num_classes)
@@ -52,24 +52,27 @@ def save_pictures(cfg, checkpoint, out_dir):
     import cv2
     import numpy as np
     from mmseg.apis import inference_model, init_model
-    from mmseg.visualization import SegLocalVisualizer
 
     from mmcast.apis import inference_hierarchy
     from mmcast.visualization import HierarchyVisualizer
 
-    img_dir = osp.join(cfg.val_dataloader.dataset.data_root,
-                       cfg.val_dataloader.dataset.data_prefix.img_path)
-    img_path = osp.join(img_dir, sorted(os.listdir(img_dir))[0])
+    ds = cfg.test_dataloader.dataset
+    img_dir = osp.join(ds.data_root, ds.data_prefix.img_path)
+    name = sorted(os.listdir(img_dir))[0]
+    img_path = osp.join(img_dir, name)
     model = init_model(cfg, checkpoint, device='cpu')
-    result = inference_model(model, img_path)
-    vis = SegLocalVisualizer(
-        name=f'quickstart_{time.time()}', alpha=0.6, save_dir=None)
-    vis.dataset_meta = model.dataset_meta
+    pred = inference_model(model, img_path).pred_sem_seg.data[0].numpy()
+    palette = np.array(model.dataset_meta['palette'], np.uint8)
     img = cv2.imread(img_path)[..., ::-1]
-    vis.add_datasample('prediction', img, result, draw_gt=False,
-                       with_labels=False)
+    gt_path = osp.join(ds.data_root, ds.data_prefix.seg_map_path,
+                       osp.splitext(name)[0] + '.png')
+    gt = cv2.imread(gt_path, cv2.IMREAD_UNCHANGED).astype(np.int64) - 1
+    gt_rgb = np.where(gt[..., None] >= 0, palette[gt.clip(min=0)], 0)
+    # image | prediction | ground truth (black: ignored), enlarged 3x
+    row = np.concatenate([img, palette[pred], gt_rgb.astype(np.uint8)], 1)
+    row = cv2.resize(row, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
     pred_path = osp.join(out_dir, 'prediction.png')
-    cv2.imwrite(pred_path, np.ascontiguousarray(vis.get_image()[..., ::-1]))
+    cv2.imwrite(pred_path, np.ascontiguousarray(row[..., ::-1]))
     hier = inference_hierarchy(model, img_path)
     panel = HierarchyVisualizer(name=f'quickstart_h_{time.time()}').draw_panel(
         np.ascontiguousarray(img), hier)
@@ -95,7 +98,8 @@ def main():
             'param_scheduler.1.end': args.iters,
         })
     cfg = load_config(CONFIG, options, args.work_dir)
-    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1  # test below
+    # Evaluate once, with runner.test() below.
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     runner = build_runner(cfg)
     runner.train()
     checkpoint = osp.join(cfg.work_dir, 'iter_{}.pth'.format(
