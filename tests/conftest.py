@@ -23,11 +23,6 @@ def release_fixture_dir():
         ROOT, 'tests', 'data', 'release')
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        'markers', 'slow: end-to-end runs (minutes); run with -m slow')
-
-
 @pytest.fixture(autouse=True)
 def _seed():
     import torch

@@ -106,7 +106,7 @@ else
         "${PIP[@]}" download -q --no-deps --no-build-isolation --no-binary :all: \
             -d "$tmp" "mmcv==$MMCV_VERSION"
         tar -xzf "$tmp/mmcv-$MMCV_VERSION.tar.gz" -C "$tmp"
-        # torch >= 2.10 headers need C++20; mmcv 2.1.0 asks for C++17.
+        # torch 2.14's headers require C++20; mmcv 2.1.0's setup.py asks for C++17.
         sed -i "s/extra_compile_args\['cxx'\] = \['-std=c++17'\]/extra_compile_args['cxx'] = ['-std=c++20']/" \
             "$tmp/mmcv-$MMCV_VERSION/setup.py"
         grep -q "std=c++20" "$tmp/mmcv-$MMCV_VERSION/setup.py" \
