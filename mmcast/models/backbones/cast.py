@@ -272,7 +272,7 @@ class CAST(BaseModule):
 
     # ------------------------------------------------------------------
     # Forward
-    def _position_map(self, size) -> Tensor:
+    def _position_map(self) -> Tensor:
         """Position table as a ``(1, C, gh, gw)`` map (grid part only)."""
         table = self.pos_embed
         if self.pos_embed_type == 'learned':
@@ -330,7 +330,7 @@ class CAST(BaseModule):
         N = int(counts.max())
         feats = self.stem(img)
         h, w = feats.shape[-2:]
-        pos = self._position_map((h, w))
+        pos = self._position_map()
         if self.token_pooling == 'stem':
             grid_labels = resize_labels(labels, (h, w))
             if pos.shape[-2:] != (h, w):
@@ -342,9 +342,8 @@ class CAST(BaseModule):
         else:
             tokens = upsampled_segment_mean(feats, labels, N, 'bilinear')
             pos_tokens = upsampled_segment_mean(pos, labels, N, 'bicubic')
-            pix = torch.stack([
-                torch.arange(N, device=img.device) < c for c in counts
-            ]).to(tokens.dtype)
+            pix = (torch.arange(N, device=img.device)[None] <
+                   counts[:, None]).to(tokens.dtype)
         tokens = self.drop_after_pos(tokens + pos_tokens)
         return dict(tokens=tokens, mask=pix == 0, labels=labels,
                     num_superpixels=counts, feat_size=(h, w))
@@ -368,8 +367,8 @@ class CAST(BaseModule):
             a dict with
 
             - ``stages``: per stage a dict of ``tokens`` ``(B, N_l, C)``
-              (block output, before pooling), ``cls_token`` ``(B, 1, C)``
-              (after the pool), ``mask`` ``(B, N_l)`` padding, ``logits``
+              and ``block_cls`` ``(B, 1, C)`` (block outputs, before
+              pooling), ``cls_token`` ``(B, 1, C)`` (after the pool), ``mask`` ``(B, N_l)`` padding, ``logits``
               ``(B, N_l, N_{l+1})`` assignment logits, ``fps_idx``
               ``(B, N_{l+1})`` sampled tokens, ``pooled`` ``(B, N_{l+1},
               C)`` pooled tokens;
