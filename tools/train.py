@@ -6,14 +6,12 @@ config's ``default_scope`` picks the registries).
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
-import os
-import sys
 import os.path as osp
-
-from mmengine.config import DictAction
+import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmcast.apis import build_runner, enable_amp, load_config  # noqa: E402
+from mmcast.apis.launch import (add_launch_args, build_runner,  # noqa: E402
+                                enable_amp, load_config, parse_launch_args)
 
 
 def parse_args():
@@ -26,18 +24,8 @@ def parse_args():
         'the work dir when no path is given')
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision (GPU)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value (e.g. '
-        'train_cfg.max_iters=10 train_dataloader.batch_size=2)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launch_args(parser)
+    return parse_launch_args(parser)
 
 
 def main():

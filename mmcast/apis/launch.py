@@ -11,6 +11,28 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 
+def add_launch_args(parser) -> None:
+    """The flags tools/train.py and tools/test.py share with mmseg's:
+    ``--cfg-options``, ``--launcher`` and ``--local_rank``."""
+    from mmengine.config import DictAction
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value (e.g. '
+        'train_cfg.max_iters=10 train_dataloader.batch_size=2)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_launch_args(parser):
+    """Parse, exporting ``LOCAL_RANK`` for launchers that pass
+    ``--local_rank`` instead of setting it."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
 def load_config(config: str, cfg_options=None, work_dir=None,
                 launcher='none') -> Config:
     """Read a config and apply the command line's overrides.
