@@ -138,8 +138,16 @@ def test_toy_config_trains_and_tests_in_slide_mode(tmp_path):
         "model.test_cfg.mode='slide'", 'model.test_cfg.crop_size=(48,48)',
         'model.test_cfg.stride=(32,32)'
     ]
-    train_and_test('configs/cast_toy_scenes.py', str(tmp_path / 'wd'),
-                   options, tta=False)
+    work_dir = str(tmp_path / 'wd')
+    train_and_test('configs/cast_toy_scenes.py', work_dir, options,
+                   tta=False)
+    # --resume continues from the latest checkpoint of the work dir.
+    out = run([PY, 'tools/train.py', 'configs/cast_toy_scenes.py',
+               '--work-dir', work_dir, '--resume', '--cfg-options'] +
+              options + ['train_cfg.max_iters=3',
+                         'default_hooks.checkpoint.interval=1'])
+    assert 'resumed epoch: 0, iter: 2' in out, out[-2000:]
+    assert osp.exists(osp.join(work_dir, 'iter_3.pth'))
 
 
 @pytest.mark.slow
