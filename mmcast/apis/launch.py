@@ -114,25 +114,26 @@ def _datasets(cfg: Config):
                 yield name, ds
 
 
+def _contains_type(node, name: str) -> bool:
+    """Whether a config node holds ``type=name`` anywhere (a scope prefix
+    such as ``mmseg.`` is allowed)."""
+    if isinstance(node, dict):
+        return str(node.get('type', '')).split('.')[-1] == name or any(
+            _contains_type(v, name) for v in node.values())
+    if isinstance(node, (list, tuple)):
+        return any(_contains_type(v, name) for v in node)
+    return False
+
+
 def _uses_cast(model_cfg) -> bool:
     """Whether a model config contains a CAST backbone anywhere."""
-    if isinstance(model_cfg, dict):
-        return model_cfg.get('type') in ('CAST', 'mmseg.CAST',
-                                         'mmpretrain.CAST') or any(
-                                             _uses_cast(v)
-                                             for v in model_cfg.values())
-    if isinstance(model_cfg, (list, tuple)):
-        return any(_uses_cast(v) for v in model_cfg)
-    return False
+    return _contains_type(model_cfg, 'CAST')
 
 
 def _has_superpixels(pipeline) -> bool:
-    if isinstance(pipeline, dict):
-        return pipeline.get('type') == 'Superpixels' or any(
-            _has_superpixels(v) for v in pipeline.values())
-    if isinstance(pipeline, (list, tuple)):
-        return any(_has_superpixels(v) for v in pipeline)
-    return False
+    """Whether a pipeline (TTA and multi-view ones included) computes
+    superpixels."""
+    return _contains_type(pipeline, 'Superpixels')
 
 
 def check_config(cfg: Config, mode: str = 'train') -> None:
