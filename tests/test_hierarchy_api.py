@@ -186,5 +186,5 @@ def test_superpixels_missed_by_the_stem_grid_borrow_a_token():
     labels[3:5, 3:5] = 4  # inside quadrant 0
     labels[2:4, 7:11] = 5  # one column in quadrant 0, three in quadrant 1
     valid = np.array([True] * 4 + [False] * 2)
-    rep = _representatives(torch.from_numpy(labels)[None], valid)
+    rep = _representatives(torch.from_numpy(labels)[None], valid, (2, 2))
     np.testing.assert_array_equal(rep, [0, 1, 2, 3, 0, 1])

@@ -240,15 +240,8 @@ def prepare_inputs(model: nn.Module, img_bgr: np.ndarray):
 
 # ----------------------------------------------------------------------
 # Hierarchy
-def _stem_grid(size: Tuple[int, int]) -> Tuple[int, int]:
-    """Output size of CAST's stem (three stride-2 3x3 convs, padding 1)."""
-    h, w = size
-    for _ in range(3):
-        h, w = (h + 1) // 2, (w + 1) // 2
-    return h, w
-
-
-def _representatives(labels: torch.Tensor, valid: np.ndarray) -> np.ndarray:
+def _representatives(labels: torch.Tensor, valid: np.ndarray,
+                     grid_size: Tuple[int, int]) -> np.ndarray:
     """A token for every superpixel, borrowed when it has none.
 
     With ``token_pooling='stem'`` the label map is sampled on the stride-8
@@ -260,6 +253,8 @@ def _representatives(labels: torch.Tensor, valid: np.ndarray) -> np.ndarray:
     Args:
         labels (Tensor): ``(1, h, w)`` contiguous superpixels.
         valid (np.ndarray): ``(N0,)`` bool, superpixels with a token.
+        grid_size (tuple[int, int]): the stem grid the labels were sampled
+            on (the backbone's ``feat_size``).
 
     Returns:
         np.ndarray: ``(N0,)`` int64 token of every superpixel.
@@ -268,7 +263,7 @@ def _representatives(labels: torch.Tensor, valid: np.ndarray) -> np.ndarray:
     rep = np.arange(n0)
     if valid.all():
         return rep
-    grid = resize_labels(labels, _stem_grid(labels.shape[-2:]))
+    grid = resize_labels(labels, grid_size)
     cover = resize_labels(grid, labels.shape[-2:])[0].cpu().numpy().ravel()
     own = labels[0].cpu().numpy().ravel()
     pick = ~valid[own]
@@ -377,7 +372,7 @@ def inference_hierarchy(model: nn.Module,
     labels = out['superpixels']  # (1, h, w), contiguous
     n0 = int(out['num_superpixels'][0])
     chain = [h[0, :n0].cpu().numpy() for h in out['hierarchy']]
-    rep = _representatives(labels, chain[0] >= 0)
+    rep = _representatives(labels, chain[0] >= 0, out['feat_size'])
     per_sp = [np.arange(n0)] + [lab[rep] for lab in chain[1:]]
 
     sp_map = labels[0].cpu().numpy()

@@ -379,7 +379,8 @@ class CAST(BaseModule):
               superpixels; ``-1`` for padded tokens); nested by
               construction;
             - ``superpixels`` ``(B, H, W)`` contiguous labels (``-1`` =
-              none) and ``num_superpixels`` ``(B,)``;
+              none), ``num_superpixels`` ``(B,)`` and ``feat_size``, the
+              ``(h, w)`` of the stem's stride-8 grid;
             - with fusion, ``fused_tokens`` ``(B, N0, C)`` and
               ``fused_cls`` ``(B, 1, C)``.
         """
@@ -415,7 +416,8 @@ class CAST(BaseModule):
         hierarchy = chain_assignments([s['logits'] for s in stages], mask0)
         out = dict(stages=stages, cls_feat=cls_feat, hierarchy=hierarchy,
                    superpixels=emb['labels'],
-                   num_superpixels=emb['num_superpixels'])
+                   num_superpixels=emb['num_superpixels'],
+                   feat_size=emb['feat_size'])
         if self.fusion is not None:
             out['fused_tokens'], out['fused_cls'] = self.fusion(
                 [s['tokens'] for s in stages],
@@ -423,26 +425,26 @@ class CAST(BaseModule):
         if self.out_type == 'cls_token':
             return (cls_feat, )
         if self.out_type == 'featmap':
-            return self.to_featmaps(out, emb['feat_size'])
+            return self.to_featmaps(out)
         return out
 
     @staticmethod
-    def to_featmaps(out: dict, size) -> tuple:
+    def to_featmaps(out: dict) -> tuple:
         """Per-stage tokens painted on a grid (dense mode).
 
         Each stage's block tokens are unpooled to the superpixels through
-        the chained hard assignment, then every cell of the ``size`` grid
-        takes the token of the superpixel under it (nearest sampling of the
-        label map).  Cells with no superpixel are zero.
+        the chained hard assignment, then every cell of the stem's grid
+        (``out['feat_size']``) takes the token of the superpixel under it
+        (nearest sampling of the label map).  Cells with no superpixel are
+        zero.
 
         Args:
             out (dict): the ``'raw'`` output.
-            size (tuple[int, int]): ``(h, w)`` of the maps.
 
         Returns:
             tuple[Tensor]: one ``(B, C, h, w)`` map per stage.
         """
-        grid = resize_labels(out['superpixels'], size)
+        grid = resize_labels(out['superpixels'], out['feat_size'])
         return tuple(
             scatter_to_pixels(unpool(s['tokens'], lab), grid)
             for s, lab in zip(out['stages'], out['hierarchy']))
