@@ -23,7 +23,6 @@ from torch import nn
 from mmcast.apis.hierarchy_result import HierarchyResult
 from mmcast.datasets.transforms.superpixel import (Superpixels,
                                                    to_three_channels)
-from mmcast.models.utils.superpixel_ops import resize_labels
 
 #: Transform types of a test pipeline that :func:`inference_hierarchy`
 #: replays before computing superpixels (scope prefixes are ignored).  Crops,
@@ -240,46 +239,6 @@ def prepare_inputs(model: nn.Module, img_bgr: np.ndarray):
 
 # ----------------------------------------------------------------------
 # Hierarchy
-def _representatives(labels: torch.Tensor, valid: np.ndarray,
-                     grid_size: Tuple[int, int]) -> np.ndarray:
-    """A token for every superpixel, borrowed when it has none.
-
-    With ``token_pooling='stem'`` the label map is sampled on the stride-8
-    grid; a superpixel no grid cell samples gets no token.  It takes the
-    token whose grid cells cover most of its pixels (every label sampled on
-    the grid has a token), so each superpixel maps to exactly one token and
-    nesting is kept.
-
-    Args:
-        labels (Tensor): ``(1, h, w)`` contiguous superpixels.
-        valid (np.ndarray): ``(N0,)`` bool, superpixels with a token.
-        grid_size (tuple[int, int]): the stem grid the labels were sampled
-            on (the backbone's ``feat_size``).
-
-    Returns:
-        np.ndarray: ``(N0,)`` int64 token of every superpixel.
-    """
-    n0 = valid.shape[0]
-    rep = np.arange(n0)
-    if valid.all():
-        return rep
-    grid = resize_labels(labels, grid_size)
-    cover = resize_labels(grid, labels.shape[-2:])[0].cpu().numpy().ravel()
-    own = labels[0].cpu().numpy().ravel()
-    pick = ~valid[own]
-    key = own[pick] * n0 + cover[pick]
-    uniq, counts = np.unique(key, return_counts=True)
-    # Sort by (superpixel, count): the last entry of each superpixel is the
-    # token covering most of it (ties: the largest token id).
-    order = np.lexsort((counts, uniq // n0))
-    owner, token = uniq[order] // n0, uniq[order] % n0
-    last = np.r_[owner[1:] != owner[:-1], True]
-    rep[owner[last]] = token[last]
-    if not valid[rep].all():  # cannot happen: grid labels all have tokens
-        raise RuntimeError('a superpixel found no token to borrow from')
-    return rep
-
-
 def _check_clusters(num_clusters, num_stages: int) -> Optional[List[int]]:
     if num_clusters is None:
         return None
@@ -314,79 +273,86 @@ def _class_scores(model: nn.Module, cls_feat: torch.Tensor) -> np.ndarray:
     return scores[0].double().cpu().numpy()
 
 
+def _num_levels(model: nn.Module) -> int:
+    """Levels above the units of a hierarchy model or a CAST model."""
+    counts = getattr(model, 'num_clusters', None)
+    if counts:
+        return len(counts)
+    return model.backbone.num_stages
+
+
 def inference_hierarchy(model: nn.Module,
                         img: Union[str, Path, np.ndarray],
                         num_clusters: Optional[Sequence[int]] = None,
                         return_soft: bool = False,
                         channel_order: str = 'bgr') -> HierarchyResult:
-    """CAST's part-whole hierarchy of one image, in one forward pass.
+    """The part-whole hierarchy of one image, in one forward pass.
 
     The image is resized as the model's test pipeline resizes (its
     ``Resize``/``ResizeEdge`` steps; crops are skipped so that every pixel
     gets a label), superpixels are computed with the pipeline's
     ``Superpixels`` settings (defaults when it has none), the image is
-    normalised with the data preprocessor's mean/std and colour order, and
-    the CAST backbone is called directly with ``out_type='raw'`` (restored
-    afterwards).  The hard levels are the chained ``argmax`` of every
-    GraphPool's assignment (CAST.md section 4), painted through the
-    superpixels and brought back to the original resolution by nearest
+    normalised with the data preprocessor's mean/std and colour order.
+
+    Models: an mmseg segmentor or an mmpretrain classifier whose backbone is
+    CAST (its hierarchy: the chained ``argmax`` of every GraphPool's
+    assignment, CAST.md section 4), or a hierarchy model
+    (:class:`~mmcast.models.segmentors.HierarchySegmentor`,
+    :class:`~mmcast.models.segmentors.ViTKMeansHierarchy`), whose own
+    ``extract_hierarchy`` is used.  Levels are painted through the units
+    (superpixels) and brought back to the original resolution by nearest
     sampling, the same sampling for every level, so nesting survives.
 
     Args:
-        model (nn.Module): from :func:`init_model`: an mmseg segmentor or an
-            mmpretrain classifier whose ``backbone`` is CAST.
+        model (nn.Module): from :func:`init_model`.
         img (str | Path | np.ndarray): image file, or array ``(H, W)``,
             ``(H, W, 3)`` or ``(H, W, 4)`` of any size.
-        num_clusters (Sequence[int], optional): clusters per stage for this
-            call (one count per stage); the config's by default.
+        num_clusters (Sequence[int], optional): clusters per level for this
+            call (one count per level); the config's by default.
         return_soft (bool): also return the soft maps ``S_l = S_{l-1} P_l``
-            per superpixel.
+            per superpixel (CAST only).
         channel_order (str): of an array image: ``'bgr'`` or ``'rgb'``.
 
     Returns:
-        HierarchyResult: ``levels`` (``num_stages + 1`` maps ``(H, W)``),
-        soft maps, and for classifiers ``scores`` from the same pass.
+        HierarchyResult: ``levels`` (``L + 1`` maps ``(H, W)``), soft maps,
+        and for classifiers ``scores`` from the same pass.
     """
+    from mmcast.models.segmentors import cast_hierarchy
+    extract = getattr(model, 'extract_hierarchy', None)
     backbone = getattr(model, 'backbone', None)
-    if backbone is None or not hasattr(backbone, 'out_type') or \
-            not hasattr(backbone, 'num_stages'):
+    if extract is None and (backbone is None or not hasattr(
+            backbone, 'out_type') or not hasattr(backbone, 'num_stages')):
         raise TypeError('inference_hierarchy needs a model whose backbone '
-                        f'is CAST, got {type(backbone).__name__}')
-    num_clusters = _check_clusters(num_clusters, backbone.num_stages)
+                        'is CAST, or a hierarchy model, got '
+                        f'{type(model).__name__} with '
+                        f'{type(backbone).__name__}')
+    num_clusters = _check_clusters(num_clusters, _num_levels(model))
     img_bgr = load_image(img, channel_order)
     H, W = img_bgr.shape[:2]
     x, sp = prepare_inputs(model, img_bgr)
 
-    out_type, training = backbone.out_type, model.training
+    training = model.training
     model.eval()
-    backbone.out_type = 'raw'
     try:
         with torch.no_grad():
-            out = backbone(x, sp, num_clusters=num_clusters)
-            scores = _class_scores(model, out['cls_feat']) \
+            if extract is not None:
+                inputs = torch.cat([x, sp[:, None].to(x.dtype)], dim=1)
+                res = extract(inputs, num_clusters, return_soft)[0]
+            else:
+                res = cast_hierarchy(backbone, x, sp, num_clusters,
+                                     return_soft=return_soft)[0]
+            scores = _class_scores(model, res['cls_feat'][None]) \
                 if _is_classifier(model) else None
     finally:
-        backbone.out_type = out_type
         model.train(training)
 
-    labels = out['superpixels']  # (1, h, w), contiguous
-    n0 = int(out['num_superpixels'][0])
-    chain = [h[0, :n0].cpu().numpy() for h in out['hierarchy']]
-    rep = _representatives(labels, chain[0] >= 0, out['feat_size'])
-    per_sp = [np.arange(n0)] + [lab[rep] for lab in chain[1:]]
-
-    sp_map = labels[0].cpu().numpy()
+    per_unit = [lab.cpu().numpy() for lab in res['unit_levels']]
+    sp_map = res['superpixels'].cpu().numpy()
     h, w = sp_map.shape
     full = sp_map[_nearest_index(h, H)][:, _nearest_index(w, W)]
-    levels = [lab[full].astype(np.int32) for lab in per_sp]
-
-    soft = None
-    if return_soft:
-        soft, s = [], None
-        for stage in out['stages']:
-            p = stage['logits'][0].double().softmax(-1)
-            s = p[:n0] if s is None else s @ p
-            soft.append(s.cpu().numpy()[rep].astype(np.float32))
+    levels = [lab[full].astype(np.int32) for lab in per_unit]
+    soft = [s.cpu().numpy().astype(np.float32) for s in res['soft']] \
+        if return_soft else None
 
     meta = getattr(model, 'dataset_meta', None) or {}
     classes = meta.get('classes')
@@ -395,9 +361,9 @@ def inference_hierarchy(model: nn.Module,
         superpixels=sp_map.astype(np.int32),
         ori_shape=(H, W),
         input_shape=(h, w),
-        num_clusters=list(num_clusters or backbone.num_clusters),
-        superpixel_labels=per_sp,
-        borrowed=rep != np.arange(n0),
+        num_clusters=[int(k) for k in res['level_sizes'][1:]],
+        superpixel_labels=per_unit,
+        borrowed=res['borrowed'].cpu().numpy(),
         soft=soft,
         scores=scores,
         pred_label=None if scores is None else int(np.argmax(scores)),

@@ -1,0 +1,8 @@
+# Copyright (c) mmcast contributors. All rights reserved.
+from .clustering_metric import ClusteringMetric
+from .hierarchy_metric import HierarchyMetric
+from .retrieval_metric import SegmentRetrievalMetric
+
+__all__ = [
+    'ClusteringMetric', 'HierarchyMetric', 'SegmentRetrievalMetric'
+]
