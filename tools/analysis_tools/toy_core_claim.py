@@ -40,15 +40,15 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--out', required=True, help='JSON file to write')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--steps', type=int, default=600)
+    p.add_argument('--steps', type=int, default=400)
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--train-images', type=int, default=400)
     p.add_argument('--val-images', type=int, default=60)
     p.add_argument('--size', type=int, default=128)
-    p.add_argument('--embed-dims', type=int, default=96)
+    p.add_argument('--embed-dims', type=int, default=64)
     p.add_argument('--depths', type=int, nargs=4, default=[1, 1, 1, 1])
-    p.add_argument('--num-heads', type=int, default=3)
+    p.add_argument('--num-heads', type=int, default=2)
     p.add_argument('--threads', type=int, default=None,
                    help='torch threads (default: all cores)')
     return p.parse_args(argv)
@@ -180,6 +180,7 @@ def accuracy(model, data):
 def hierarchy_scores(kind, backbone_state, data, args):
     """Region mIoU and boundary F of the 8-segment level (and 16)."""
     import torch
+    from mmengine.registry import DefaultScope
     from mmengine.structures import PixelData
     from mmseg.registry import MODELS
     from mmseg.structures import SegDataSample
@@ -194,7 +195,8 @@ def hierarchy_scores(kind, backbone_state, data, args):
                                std=STD, bgr_to_rgb=True))
     if kind != 'cast':
         model_cfg.update(num_clusters=[64, 32, 16, 8], seed=args.seed)
-    model = MODELS.build(model_cfg)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(model_cfg)
     model.backbone.load_state_dict(backbone_state)
     model.eval()
     metric = HierarchyMetric(levels=[8, 16])
@@ -225,7 +227,7 @@ def main(argv=None):
     import numpy as np
     import torch
     from mmengine.logging import MMLogger
-    from mmengine.registry import init_default_scope
+    from mmengine.registry import DefaultScope, init_default_scope
 
     import mmcast  # noqa: F401
     from mmcast.registry import PRETRAIN_MODELS
@@ -243,8 +245,12 @@ def main(argv=None):
     for kind in ('cast', 'vit'):
         torch.manual_seed(args.seed)
         np.random.seed(args.seed)
-        model = PRETRAIN_MODELS.build(classifier_cfg(kind, args))
-        model.init_weights()
+        # The classifier's head and loss are mmpretrain's: build them in
+        # its scope (the default scope decides which registry a name is
+        # looked up in first).
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            model = PRETRAIN_MODELS.build(classifier_cfg(kind, args))
+            model.init_weights()
         if kind == 'cast':
             print('scoring the untrained CAST')
             results['cast_untrained'] = hierarchy_scores(
