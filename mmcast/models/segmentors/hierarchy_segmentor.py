@@ -114,7 +114,8 @@ def cast_hierarchy(backbone,
                    superpixels: Optional[Tensor] = None,
                    num_clusters: Optional[Sequence[int]] = None,
                    feature: Union[str, int] = 'auto',
-                   return_soft: bool = False) -> List[Dict]:
+                   return_soft: bool = False,
+                   assignment: str = 'hard') -> List[Dict]:
     """CAST's hierarchy of a batch, per image (see the module docstring).
 
     Args:
@@ -132,6 +133,11 @@ def cast_hierarchy(backbone,
             ``'concat'``).
         return_soft (bool): add ``soft``, per level ``l >= 1`` the soft map
             ``S_l = S_{l-1} P_l`` as ``(N0, N_l)`` rows.
+        assignment (str): how a superpixel's segment at level ``l`` is
+            read: ``'hard'`` (the release, default): the chained ``argmax``
+            of every pool, nested by construction; ``'soft'`` (the paper's
+            wording): ``argmax`` of the soft product ``S_l``, which need not
+            nest.
 
     Returns:
         list[dict]: per image ``superpixels``, ``unit_levels``,
@@ -144,6 +150,9 @@ def cast_hierarchy(backbone,
         out = backbone(inputs, superpixels, num_clusters=num_clusters)
     finally:
         backbone.out_type = out_type
+    if assignment not in ('hard', 'soft'):
+        raise ValueError("assignment must be 'hard' or 'soft', got "
+                         f'{assignment!r}')
     stages, hierarchy = out['stages'], out['hierarchy']
     if feature == 'auto':
         feature = 'fused' if 'fused_tokens' in out else 'concat'
@@ -171,21 +180,24 @@ def cast_hierarchy(backbone,
         rep = superpixel_representatives(labels, chain[0] >= 0,
                                          out['feat_size'])
         weights = torch.bincount(labels[labels >= 0], minlength=n0)[:n0]
+        soft = None
+        if return_soft or assignment == 'soft':
+            soft, s = [], None
+            for stage in stages:
+                p = stage['logits'][b].double().softmax(-1)
+                s = p[:n0] if s is None else s @ p
+                soft.append(s[rep].float())
+        levels = [lab[rep] for lab in chain[1:]] if assignment == 'hard' \
+            else [s.argmax(-1) for s in soft]
         res = dict(
             superpixels=labels,
-            unit_levels=[torch.arange(n0, device=labels.device)] +
-            [lab[rep] for lab in chain[1:]],
+            unit_levels=[torch.arange(n0, device=labels.device)] + levels,
             unit_embeddings=F.normalize(feats[b, :n0][rep], dim=-1),
             unit_weights=weights,
             borrowed=rep != torch.arange(n0, device=rep.device),
             level_sizes=[n0] + clusters,
             cls_feat=out['cls_feat'][b])
         if return_soft:
-            soft, s = [], None
-            for stage in stages:
-                p = stage['logits'][b].double().softmax(-1)
-                s = p[:n0] if s is None else s @ p
-                soft.append(s[rep].float())
             res['soft'] = soft
         results.append(res)
     return results
@@ -214,6 +226,9 @@ class HierarchySegmentor(BaseSegmentor):
         feature (str | int): unit embeddings, see :func:`cast_hierarchy`.
         with_embeddings (bool): add the embeddings (segment retrieval,
             clustering). Defaults to True.
+        assignment (str): ``'hard'`` (chained argmax, nested; default) or
+            ``'soft'`` (argmax of the soft product), see
+            :func:`cast_hierarchy`.
         data_preprocessor (dict, optional): a CAST data preprocessor.
         init_cfg (dict, optional): initialisation config.
         train_cfg, test_cfg (dict, optional): accepted for mmseg's
@@ -225,6 +240,7 @@ class HierarchySegmentor(BaseSegmentor):
                  num_clusters: Optional[Sequence[int]] = None,
                  feature: Union[str, int] = 'auto',
                  with_embeddings: bool = True,
+                 assignment: str = 'hard',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
@@ -235,6 +251,7 @@ class HierarchySegmentor(BaseSegmentor):
         self.num_clusters = list(num_clusters) if num_clusters else None
         self.feature = feature
         self.with_embeddings = with_embeddings
+        self.assignment = assignment
 
     # ------------------------------------------------------------------
     def extract_hierarchy(self,
@@ -253,7 +270,7 @@ class HierarchySegmentor(BaseSegmentor):
         """
         return cast_hierarchy(self.backbone, inputs, None,
                               num_clusters or self.num_clusters,
-                              self.feature, return_soft)
+                              self.feature, return_soft, self.assignment)
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[list] = None) -> list:
