@@ -4,19 +4,26 @@ small CAST segmentor on it on the CPU, test it, print the mIoU and save
 pictures of a prediction and of the hierarchy.
 
     .venv/bin/python tools/quickstart.py [--work-dir work_dirs/quickstart]
-        [--data-root data/toy_scenes] [--iters 1200]
+        [--data-root data/toy_scenes] [--iters 1200] [--verbose]
+
+The screen shows one progress bar per phase (data, training, test) and the
+result.  mmengine's full log (config, environment, losses, the per-class
+IoU table) and the libraries' warnings go to the run's log file in the
+work dir, whose path is printed; ``--verbose`` prints all of it on the
+screen instead.
 """
 import argparse
+import contextlib
+import io
 import os
 import os.path as osp
 import sys
 import time
+import warnings
 
+START = time.time()  # the figures count from here, imports included
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-
-from mmcast.apis import build_runner, load_config  # noqa: E402
-from mmcast.datasets import generate_toy_scenes  # noqa: E402
 
 CONFIG = osp.join(ROOT, 'configs', 'cast_toy_scenes.py')
 
@@ -27,7 +34,91 @@ def parse_args():
     parser.add_argument('--data-root', default='data/toy_scenes')
     parser.add_argument('--iters', type=int, default=None,
                         help='training iterations (config default: 1200)')
+    parser.add_argument('--verbose', action='store_true',
+                        help="print mmengine's log and the libraries' "
+                        'warnings on the screen instead of progress bars')
     return parser.parse_args()
+
+
+class _Discard(io.TextIOBase):
+    """A text stream that keeps nothing."""
+
+    def write(self, text):
+        return len(text)
+
+
+class _LogLines(io.TextIOBase):
+    """A text stream whose lines go to a logger (INFO)."""
+
+    def __init__(self, logger):
+        self.logger = logger
+        self._partial = ''
+
+    def write(self, text):
+        lines = (self._partial + text).split('\n')
+        self._partial = lines.pop()
+        for line in lines:
+            if line.strip():
+                self.logger.info(line)
+        return len(text)
+
+
+class QuietConsole:
+    """Keep the screen for the progress bars and the result.
+
+    From its creation, warnings raised outside mmcast (deprecations in
+    mmengine, mmseg, torch...) are held back, and written to the run's log
+    once :meth:`attach` gives it the runner's logger.  While the runner is
+    built (:meth:`building`), the screen handler mmengine's logger gets
+    discards (its file handler keeps everything); while it runs
+    (:meth:`running`), anything printed goes to the log file.
+    """
+
+    def __init__(self):
+        self.screen = sys.stdout
+        self._logger = None
+        self._held = []
+        self._show_warning = warnings.showwarning
+        warnings.showwarning = self._warning
+
+    def _warning(self, message, category, filename, lineno, file=None,
+                 line=None):
+        path = osp.abspath(filename)
+        if any(path.startswith(osp.join(ROOT, d) + os.sep)
+               for d in ('mmcast', 'tools')):
+            self._show_warning(message, category, filename, lineno, file,
+                               line)
+            return
+        text = warnings.formatwarning(message, category, filename, lineno,
+                                      line).rstrip()
+        if self._logger is None:
+            self._held.append(text)
+        else:
+            self._logger.warning(text)
+
+    @contextlib.contextmanager
+    def building(self):
+        with contextlib.redirect_stdout(_Discard()):
+            yield
+
+    def attach(self, logger):
+        self._logger = logger
+        for text in self._held:
+            logger.warning(text)
+        self._held = []
+
+    @contextlib.contextmanager
+    def running(self):
+        with contextlib.redirect_stdout(_LogLines(self._logger)):
+            yield
+
+
+def format_duration(seconds):
+    """``75`` -> ``'1 min 15 s'``, ``9`` -> ``'9 s'``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f'{seconds} s'
+    return f'{seconds // 60} min {seconds % 60:02d} s'
 
 
 def chance_miou(cfg):
@@ -83,8 +174,21 @@ def save_pictures(cfg, checkpoint, out_dir):
 
 def main():
     args = parse_args()
-    start = time.time()
-    generate_toy_scenes(args.data_root)
+    quiet = None if args.verbose else QuietConsole()
+    # Imported after QuietConsole: their import-time warnings go to the log.
+    from mmcast.apis import build_runner, load_config
+    from mmcast.datasets import generate_toy_scenes
+    from mmcast.engine import PhaseBar, ProgressBarHook
+
+    if quiet is None:
+        generate_toy_scenes(args.data_root)
+    else:
+        print('quickstart: a small CAST trained and tested on procedural '
+              'scenes, on the CPU')
+        with PhaseBar('data', None, 'images') as bar:
+            generate_toy_scenes(
+                args.data_root,
+                progress=lambda done, total: bar.update(done, total=total))
     options = {
         'train_dataloader.dataset.data_root': args.data_root,
         'val_dataloader.dataset.data_root': args.data_root,
@@ -100,14 +204,30 @@ def main():
     cfg = load_config(CONFIG, options, args.work_dir)
     # Evaluate once, with runner.test() below.
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    runner = build_runner(cfg)
-    runner.train()
-    checkpoint = osp.join(cfg.work_dir, 'iter_{}.pth'.format(
-        cfg.train_cfg.max_iters))
-    metrics = runner.test()
-    pictures = save_pictures(cfg, checkpoint, cfg.work_dir)
-    print(f'\nquickstart: trained {cfg.train_cfg.max_iters} iterations and '
-          f'tested in {time.time() - start:.0f} s')
+    if quiet is None:
+        runner = build_runner(cfg)
+        running = contextlib.nullcontext()
+    else:
+        with quiet.building():
+            runner = build_runner(cfg)
+        quiet.attach(runner.logger)
+        print('quickstart: full log in ' + osp.join(
+            runner.log_dir, f'{runner.timestamp}.log'))
+        runner.register_hook(ProgressBarHook())
+        running = quiet.running()
+    with running:
+        train_start = time.time()
+        runner.train()
+        test_start = time.time()
+        metrics = runner.test()
+        test_end = time.time()
+        checkpoint = osp.join(cfg.work_dir, 'iter_{}.pth'.format(
+            cfg.train_cfg.max_iters))
+        pictures = save_pictures(cfg, checkpoint, cfg.work_dir)
+    print(f'\nquickstart: trained {cfg.train_cfg.max_iters} iterations in '
+          f'{format_duration(test_start - train_start)}, tested in '
+          f'{format_duration(test_end - test_start)}; '
+          f'{format_duration(time.time() - START)} in all')
     print(f"quickstart: mIoU {metrics['mIoU']:.2f} on {args.data_root} "
           f'validation (uniformly random labels would score '
           f'{chance_miou(cfg):.2f})')

@@ -103,16 +103,26 @@ def render_scene(rng, size=128):
 
 
 def generate_toy_scenes(root, num_train=300, num_val=50, size=128, seed=0,
-                        overwrite=False):
+                        overwrite=False, progress=None):
     """Write the dataset under ``root`` (ADE20K layout); deterministic.
+
+    Args:
+        progress (callable, optional): called as ``progress(written,
+            total)`` after each image (``total = num_train + num_val``),
+            and once as ``progress(total, total)`` when ``root`` already
+            holds a complete dataset.
 
     Returns:
         str: ``root``.
     """
     done = osp.join(root, '.complete')
+    total = num_train + num_val
     if osp.exists(done) and not overwrite:
+        if progress is not None:
+            progress(total, total)
         return root
     rng = np.random.default_rng(seed)
+    written = 0
     for split, count in (('training', num_train), ('validation', num_val)):
         img_dir = osp.join(root, 'images', split)
         ann_dir = osp.join(root, 'annotations', split)
@@ -124,6 +134,9 @@ def generate_toy_scenes(root, num_train=300, num_val=50, size=128, seed=0,
             cv2.imwrite(osp.join(img_dir, name + '.jpg'), img,
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
             cv2.imwrite(osp.join(ann_dir, name + '.png'), label)
+            written += 1
+            if progress is not None:
+                progress(written, total)
     with open(done, 'w') as f:
         f.write(f'{num_train} {num_val} {size} {seed}\n')
     return root
