@@ -96,6 +96,20 @@ def test_before_the_first_file_it_says_it_is_preparing():
     assert out.getvalue() == '\rmmcv: preparing the build, 6 s\033[K\n'
 
 
+def test_time_left_counts_from_the_start_of_the_compilation():
+    """The preparation before ninja starts (pip, metadata) is shown in the
+    elapsed time but does not slow down the estimate."""
+    tool = load_tool('tools/misc/build_progress.py')
+    out = io.StringIO()
+    clock = Clock()
+    progress = tool.BuildProgress(out, 'mmcv', False, clock=clock)
+    clock.now = 60.  # a minute of preparation
+    tool.follow(six_seconds_per_file(BUILD_OUTPUT[:6], clock), io.StringIO(),
+                progress)
+    assert out.getvalue() == ('mmcv: compiled 1/40 files, 1 min 06 s, about '
+                              '3 min 54 s left\n')
+
+
 def test_a_build_that_stops_early_ends_the_line():
     out, _ = run(tty=True, lines=BUILD_OUTPUT[:10])
     assert out.endswith('compiled 6/40 files, 36 s, about 3 min 24 s '

@@ -25,6 +25,9 @@ import time
 
 # ninja's status prefix, as pip -v shows it (indented by two spaces).
 NINJA_STATUS = re.compile(r'^\s*\[(\d+)/(\d+)\]\s')
+# setuptools' line just before ninja starts: the time left is estimated from
+# the compilation alone, not from the preparation before it.
+BUILD_START = re.compile(r"^\s*building '[\w.]+' extension")
 
 
 def format_duration(seconds: float) -> str:
@@ -54,6 +57,7 @@ class BuildProgress:
         self.prefix = prefix
         self.clock = clock
         self.start = clock()
+        self.compile_start = self.start
         self.done = 0
         self.total = 0
         self._next_report = 0  # files compiled at which to print (no tty)
@@ -69,7 +73,8 @@ class BuildProgress:
         text = (f'{self.prefix}{self.name}: compiled {self.done}/'
                 f'{self.total} files, {format_duration(elapsed)}')
         if 0 < self.done < self.total:
-            left = elapsed / self.done * (self.total - self.done)
+            compiling = self.clock() - self.compile_start
+            left = compiling / self.done * (self.total - self.done)
             text += f', about {format_duration(left)} left'
         return text
 
@@ -77,6 +82,8 @@ class BuildProgress:
         """Take one line of the build's output."""
         match = NINJA_STATUS.match(line)
         if match is None:
+            if BUILD_START.match(line):
+                self.compile_start = self.clock()
             return
         with self._lock:
             self.done, self.total = int(match.group(1)), int(match.group(2))
