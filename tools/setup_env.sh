@@ -130,7 +130,7 @@ PIP=("$PY" -m pip --disable-pip-version-check)
 logged "${PIP[@]}" install --upgrade pip 'setuptools>=77,<81' wheel
 
 # 2. torch + torchvision, pinned together.
-step "torch" "2/5 installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION (a download of about 3.5 GB; about 2 min here)"
+step "torch" "2/5 installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION (2.8 GB of wheels, 4.5 GB installed; about 3 min here)"
 logged "${PIP[@]}" install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" 'numpy>=1.23,<2'
 
 # 3. mmcv with CPU ops, built against this torch and cached outside the clone.
@@ -167,12 +167,13 @@ else
         # - cxx_with_pch.sh: the torch headers most files start with are
         #   parsed once (a precompiled header) instead of once per file.
         cflags="$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("CFLAGS") or "")') -g0"
+        real_cxx="${CXX:-c++}"
         mkdir -p "$tmp/pch"
         # -v: ninja's "[N/M] c++ ..." lines reach build_progress.py, which
         # draws the progress and appends everything to the log.
         printf '\n[setup_env] $ CFLAGS="%s" CXX=cxx_with_pch.sh pip wheel -v mmcv\n' "$cflags" >>"$LOG"
         if ! CFLAGS="$cflags" CXX="$ROOT/tools/misc/cxx_with_pch.sh" \
-            MMCAST_PCH_DIR="$tmp/pch" MMCAST_PCH_CXX="${CXX:-c++}" \
+            MMCAST_PCH_DIR="$tmp/pch" MMCAST_PCH_CXX="$real_cxx" \
             MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="$(nproc)" \
             "${PIP[@]}" wheel -v --no-deps --no-build-isolation --no-cache-dir \
             -w "$tmp" "$tmp/mmcv-$MMCV_VERSION" 2>&1 \

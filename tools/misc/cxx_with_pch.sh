@@ -20,6 +20,10 @@ set -u
 REAL="${MMCAST_PCH_CXX:-c++}"
 HEADER=pytorch_cpp_helper.hpp
 DIR="${MMCAST_PCH_DIR:-}"
+if [ "$(command -v "$REAL")" -ef "${BASH_SOURCE[0]}" ]; then
+    echo "cxx_with_pch: MMCAST_PCH_CXX names this wrapper; set it to the compiler" >&2
+    exit 2
+fi
 
 src="" out="" compiling=0 prev=""
 for arg in "$@"; do
