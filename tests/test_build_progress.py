@@ -78,8 +78,10 @@ def test_on_a_terminal_the_line_is_redrawn_in_place():
     out, _ = run(tty=True)
     frames = out.split('\r')[1:]
     assert len(frames) == 40
-    assert frames[0] == ('[s] mmcv: compiled 1/40 files, 6 s, about '
-                         '3 min 54 s left\033[K')
+    # No estimate before the third file, then 6 s for each file left.
+    assert frames[0] == '[s] mmcv: compiled 1/40 files, 6 s\033[K'
+    assert frames[2] == ('[s] mmcv: compiled 3/40 files, 18 s, about '
+                         '3 min 42 s left\033[K')
     assert frames[-1] == ('[s] mmcv: compiled 40/40 files, 4 min 00 s'
                           '\033[K\n[s] mmcv: all 40 files compiled; linking '
                           'and packing the wheel\n')
@@ -104,10 +106,25 @@ def test_time_left_counts_from_the_start_of_the_compilation():
     clock = Clock()
     progress = tool.BuildProgress(out, 'mmcv', False, clock=clock)
     clock.now = 60.  # a minute of preparation
-    tool.follow(six_seconds_per_file(BUILD_OUTPUT[:6], clock), io.StringIO(),
+    tool.follow(six_seconds_per_file(BUILD_OUTPUT[:8], clock), io.StringIO(),
                 progress)
-    assert out.getvalue() == ('mmcv: compiled 1/40 files, 1 min 06 s, about '
-                              '3 min 54 s left\n')
+    # 4 files in 24 s of compilation: 36 left at 6 s each.
+    assert out.getvalue() == ('mmcv: compiled 1/40 files, 1 min 06 s\n')
+    assert progress.message() == ('mmcv: compiled 4/40 files, 1 min 24 s, '
+                                  'about 3 min 36 s left')
+
+
+def test_time_left_counts_down_between_files():
+    tool = load_tool('tools/misc/build_progress.py')
+    out = io.StringIO()
+    clock = Clock()
+    progress = tool.BuildProgress(out, 'mmcv', True, clock=clock)
+    for line in six_seconds_per_file(BUILD_OUTPUT[:7], clock):
+        progress.feed(line)  # 3 files done at 18 s: 37 x 6 s = 222 s left
+    clock.now += 10.
+    progress.tick()
+    assert out.getvalue().split('\r')[-1] == (
+        'mmcv: compiled 3/40 files, 28 s, about 3 min 32 s left\033[K')
 
 
 def test_a_build_that_stops_early_ends_the_line():

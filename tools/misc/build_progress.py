@@ -48,7 +48,14 @@ class BuildProgress:
             printing a line at every tenth of the files.
         prefix (str): printed at the start of every progress line.
         clock: a function returning seconds (``time.monotonic``).
+
+    The time left is estimated when a file is done, from the third file on
+    (the first ones carry one-off costs, such as a precompiled header), and
+    counts down between files.
     """
+
+    #: files done before the time left is estimated
+    MIN_FILES_FOR_ESTIMATE = 3
 
     def __init__(self, out, name, tty, prefix='', clock=time.monotonic):
         self.out = out
@@ -60,6 +67,7 @@ class BuildProgress:
         self.compile_start = self.start
         self.done = 0
         self.total = 0
+        self._estimate = None  # (seconds left, clock when estimated)
         self._next_report = 0  # files compiled at which to print (no tty)
         self._open_line = False
         self._finished = False
@@ -72,11 +80,18 @@ class BuildProgress:
                     f'{format_duration(elapsed)}')
         text = (f'{self.prefix}{self.name}: compiled {self.done}/'
                 f'{self.total} files, {format_duration(elapsed)}')
-        if 0 < self.done < self.total:
-            compiling = self.clock() - self.compile_start
-            left = compiling / self.done * (self.total - self.done)
-            text += f', about {format_duration(left)} left'
+        if self._estimate is not None and self.done < self.total:
+            left, at = self._estimate
+            left -= self.clock() - at
+            if left >= 1:
+                text += f', about {format_duration(left)} left'
         return text
+
+    def _estimate_time_left(self) -> None:
+        if self.done >= self.MIN_FILES_FOR_ESTIMATE:
+            now = self.clock()
+            rate = (now - self.compile_start) / self.done
+            self._estimate = (rate * (self.total - self.done), now)
 
     def feed(self, line: str) -> None:
         """Take one line of the build's output."""
@@ -87,6 +102,7 @@ class BuildProgress:
             return
         with self._lock:
             self.done, self.total = int(match.group(1)), int(match.group(2))
+            self._estimate_time_left()
             if self.tty:
                 self._redraw()
             elif self.done >= self._next_report:
