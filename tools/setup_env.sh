@@ -197,8 +197,11 @@ fi
 
 # 4. The OpenMMLab stack, test tools and mmcast itself.
 step "stack" "4/5 installing mmengine, mmsegmentation, mmpretrain, OpenCV contrib, scikit-image, faiss, pytest and mmcast (about 1 min here)"
+# opencv-python<4.12: mmengine needs some opencv-python (removed below); the
+# newer ones need numpy 2, and without the cap pip downloads four of them
+# (276 MB) before it finds one that accepts numpy<2.
 logged "${PIP[@]}" install -r requirements/runtime.txt -r requirements/tests.txt \
-    addict packaging Pillow pyyaml yapf "torch==$TORCH_VERSION"
+    addict packaging Pillow pyyaml yapf "torch==$TORCH_VERSION" 'opencv-python<4.12'
 logged "${PIP[@]}" install --no-deps -e .
 
 # 5. mmcv and mmengine pull opencv-python, whose cv2 lacks ximgproc and shadows
