@@ -86,29 +86,6 @@ def superpixel_representatives(labels: Tensor, valid: Tensor,
     return rep
 
 
-def level_embeddings(unit_embeddings: Tensor, unit_weights: Tensor,
-                     unit_labels: Tensor, num_segments: int) -> Tensor:
-    """Embedding of every segment of a level: the pixel-weighted mean of its
-    units' embeddings (units hold mean normalised features, so this is the
-    mean normalised feature of the segment's pixels).
-
-    Args:
-        unit_embeddings (Tensor): ``(N0, C)``.
-        unit_weights (Tensor): ``(N0,)`` pixels per unit.
-        unit_labels (Tensor): ``(N0,)`` segment of every unit.
-        num_segments (int): S.
-
-    Returns:
-        Tensor: ``(S, C)`` (zero rows for empty segments).
-    """
-    w = unit_weights.to(unit_embeddings.dtype)
-    sums = unit_embeddings.new_zeros(num_segments, unit_embeddings.shape[1])
-    sums.index_add_(0, unit_labels, unit_embeddings * w[:, None])
-    total = unit_embeddings.new_zeros(num_segments).index_add_(
-        0, unit_labels, w)
-    return sums / total.clamp(min=1e-12)[:, None]
-
-
 def cast_hierarchy(backbone,
                    inputs: Tensor,
                    superpixels: Optional[Tensor] = None,
