@@ -67,6 +67,11 @@ def _cast_features(backbone: nn.Module, inputs: Tensor, with_attention: bool,
                          'with_cls_attention=True')
     raw = backbone(inputs)
     maps = backbone.to_featmaps(raw)
+    if backbone.norm is not None:
+        # the final norm on every token, as a ViT's last output has it
+        maps = tuple(
+            backbone.norm(m.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            for m in maps)
     if level == 'all':
         feats = torch.stack(maps).mean(0)
     elif isinstance(level, int) and -len(maps) <= level < len(maps):
