@@ -2,6 +2,7 @@
 """The Leopart configs train a few iterations through tools/train.py on
 generated data in COCO's and VOC's layouts (tiny backbones, no
 pre-trained weights), and a DINO-style checkpoint converts for them."""
+import glob
 import os
 import os.path as osp
 
@@ -135,3 +136,45 @@ def test_dino_checkpoint_converts_for_the_vit(tmp_path):
     converted = torch.load(dst, map_location='cpu')['state_dict']
     assert set(converted) == set(ours)
     assert all(torch.equal(converted[k], ours[k]) for k in ours)
+
+
+LEOPART_CONFIGS = sorted(glob.glob(osp.join(CONFIGS, 'leopart', '*.py')))
+
+
+@pytest.mark.parametrize('path', LEOPART_CONFIGS,
+                         ids=[osp.basename(p) for p in LEOPART_CONFIGS])
+def test_leopart_configs_load_and_build(path):
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    cfg = Config.fromfile(path)
+    assert cfg.custom_imports['imports'] == ['mmcast']
+    cfg.model.backbone.init_cfg = None
+    cast = cfg.model.backbone.type == 'CAST'
+    pipe = cfg.train_dataloader.dataset.pipeline
+    if cfg.default_scope == 'mmpretrain':
+        # crops with boxes; CAST: superpixels last in every crop's pipeline
+        crop = [t for t in pipe if t['type'] == 'MultiCropWithBoxes'][0]
+        assert crop['num_crops'] == (2, 4)
+        assert crop['crop_sizes'] == (224, 96)
+        assert (crop['view_pipeline'][-1]['type'] == 'Superpixels') == cast
+        assert pipe[-1]['algorithm_keys'] == ['crop_boxes']
+        head = cfg.model.head
+        assert (head.num_prototypes, head.out_channels, head.temperature,
+                head.epsilon, head.sinkhorn_iters) == (300, 256, 0.1, 0.05,
+                                                        3)
+        assert cfg.model.base_momentum == 0.0005
+        assert cfg.optim_wrapper.optimizer.lr == 1e-5
+        assert cfg.optim_wrapper.paramwise_cfg.custom_keys['head.'] == dict(
+            lr_mult=10.)
+        wd = [s for s in cfg.param_scheduler
+              if s.type == 'CosineAnnealingWeightDecay'][0]
+        assert (cfg.optim_wrapper.optimizer.weight_decay, wd.eta_min) == (
+            0.04, 0.5)
+        from mmpretrain.registry import MODELS
+    else:
+        assert (pipe[-2]['type'] == 'Superpixels') == cast
+        from mmseg.registry import MODELS
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    assert type(model.backbone).__name__ == cfg.model.backbone.type.split(
+        '.')[-1]

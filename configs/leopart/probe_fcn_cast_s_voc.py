@@ -1,23 +1,9 @@
-# FCN probe of a Leopart CAST-S on Pascal VOC (frozen backbone): the
-# head reads every stage's tokens painted on the stride-8 grid,
-# concatenated (a linear map of them includes Leopart's mean of stages).
-_base_ = ['./probe_fcn_vit_s16_voc.py']
+# FCN probe of a Leopart CAST-S on Pascal VOC (frozen backbone; every
+# stage's painted tokens, concatenated).
+_base_ = ['./probe_linear_cast_s_voc.py']
 
+# The release's FCN head: two 3x3 convolutions of 512 channels, the input
+# concatenated, dropout 0.1.
 model = dict(
-    data_preprocessor=dict(type='CASTSegDataPreProcessor'),
-    backbone=dict(
-        _delete_=True,
-        type='CAST',
-        arch=dict(embed_dims=384, depths=[3, 3, 3, 2], num_heads=12),
-        img_size=224,
-        num_clusters=[64, 32, 16, 8],
-        out_type='featmap',
-        frozen_stages=4,
-        init_cfg=dict(type='Pretrained', checkpoint='', prefix='backbone.')),
     decode_head=dict(
-        in_channels=[384] * 4,
-        in_index=[0, 1, 2, 3],
-        input_transform='resize_concat'))
-train_dataloader = dict(dataset=dict(pipeline={{_base_.cast_train_pipeline}}))
-val_dataloader = dict(dataset=dict(pipeline={{_base_.cast_test_pipeline}}))
-test_dataloader = val_dataloader
+        channels=512, num_convs=2, concat_input=True, dropout_ratio=0.1))

@@ -1,17 +1,10 @@
-# FCN probe of a Leopart ViT-S/16 on Pascal VOC (frozen backbone;
-# paper: 71.4 mIoU).  Train:
+# FCN probe of a Leopart ViT-S/16 on Pascal VOC (frozen backbone; paper:
+# 71.4 mIoU).  Train:
 #   python tools/train.py configs/leopart/probe_fcn_vit_s16_voc.py \
 #     --cfg-options model.backbone.init_cfg.checkpoint=LEOPART_CKPT
-_base_ = [
-    './_base_/models/probe_vit_s16.py',
-    './_base_/datasets/voc12_aug_probe.py',
-    './_base_/schedules/probe_4k.py',
-    'mmseg::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmcast'], allow_failed_imports=False)
-default_scope = 'mmseg'
+_base_ = ['./probe_linear_vit_s16_voc.py']
 
-# The release's FCN head: two 3x3 convolutions of 512, the input
+# The release's FCN head: two 3x3 convolutions of 512 channels, the input
 # concatenated, dropout 0.1.
 model = dict(
     decode_head=dict(

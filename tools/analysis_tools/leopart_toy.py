@@ -28,6 +28,7 @@ docs/leopart.md.
 import argparse
 import json
 import os
+import random
 import os.path as osp
 import sys
 import time
@@ -59,6 +60,11 @@ def parse_args(argv=None):
                    choices=['all', 'fg', 'bg'],
                    help="'all' by default: a random start's attention is "
                    'no foreground yet')
+    p.add_argument('--jitter', type=float, default=0.,
+                   help='colour jitter strength of the crops (the release: '
+                   '1; colour is what tells toy classes apart)')
+    p.add_argument('--grayscale', type=float, default=0.,
+                   help='grey-scale probability of a crop (release: 0.2)')
     p.add_argument('--eval-size', type=int, default=64,
                    help='side of the maps the clusters are scored on')
     p.add_argument('--threads', type=int, default=1,
@@ -94,19 +100,21 @@ def leopart_cfg(kind, args):
                   num_prototypes=args.num_prototypes))
 
 
-def crop_pipeline(kind):
+def crop_pipeline(kind, jitter, grayscale):
     """Leopart's crops at toy scale: 2 global of 64, 4 local of 32."""
     from mmengine.dataset import Compose
-    jitter = 0.5
     views = [
-        dict(type='RandomApply', transforms=[dict(
-            type='ColorJitter', brightness=0.8 * jitter,
-            contrast=0.8 * jitter, saturation=0.8 * jitter,
-            hue=0.2 * jitter)], prob=0.8),
-        dict(type='RandomGrayscale', prob=0.2, keep_channels=True),
         dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
              magnitude_std='inf', prob=0.5),
     ]
+    if grayscale > 0:
+        views.insert(0, dict(type='RandomGrayscale', prob=grayscale,
+                             keep_channels=True))
+    if jitter > 0:
+        views.insert(0, dict(type='RandomApply', transforms=[dict(
+            type='ColorJitter', brightness=0.8 * jitter,
+            contrast=0.8 * jitter, saturation=0.8 * jitter,
+            hue=0.2 * jitter)], prob=0.8))
     if kind == 'cast':
         views.append(dict(type='Superpixels', stride=8))
     return Compose([
@@ -229,7 +237,7 @@ def tune(model, scenes, kind, steps, args):
                                    by_epoch=False)
     ]
     MessageHub.get_current_instance().update_info('max_iters', steps)
-    pipeline = crop_pipeline(kind)
+    pipeline = crop_pipeline(kind, args.jitter, args.grayscale)
     rng = np.random.default_rng(args.seed + 1)
     model.train()
     start = time.time()
@@ -311,7 +319,8 @@ def main(argv=None):
         gts, args.seed)
     for kind, steps in (('vit', args.vit_steps), ('cast', args.cast_steps)):
         torch.manual_seed(args.seed)
-        np.random.seed(args.seed)
+        np.random.seed(args.seed)  # the crops and their augmentations
+        random.seed(args.seed)
         model = PRETRAIN_MODELS.build(leopart_cfg(kind, args))
         model.init_weights()
         model.eval()
@@ -335,6 +344,7 @@ def main(argv=None):
                   train_images=args.train_images,
                   val_images=args.val_images, size=args.size,
                   embed_dims=args.embed_dims, loss_mask=args.loss_mask,
+                  jitter=args.jitter, grayscale=args.grayscale,
                   num_prototypes=args.num_prototypes, k=NUM_CLASSES,
                   torch_threads=torch.get_num_threads(),
                   seconds=round(time.time() - t0, 1))
