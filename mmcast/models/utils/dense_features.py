@@ -116,13 +116,15 @@ def dense_features(backbone: nn.Module,
             the last block, averaged over heads.
         cast_level (int | str): CAST's tokens: a stage index (its block
             tokens unpooled to the superpixels) or ``'all'`` (the mean of
-            every stage's unpooled tokens, fine and coarse). Defaults to
+            every stage's unpooled tokens, fine and coarse); tokens pass
+            through CAST's final norm when it has one. Defaults to
             ``'all'``.
 
     Returns:
         dict: ``feats`` ``(B, C, h, w)``; ``spatial_scale`` (``h / H``, the
-        grid cells per input pixel); ``attention`` ``(B, h, w)`` (sums to 1
-        per image over the cells) or None.
+        grid cells per input pixel); ``attention`` ``(B, h, w)`` or None:
+        the class token's weights of the spatial tokens (they sum to 1 less
+        its weight of itself), per cell.
     """
     if is_cast(backbone):
         out = _cast_features(backbone, inputs, with_attention, cast_level)
