@@ -80,3 +80,72 @@ def test_leopart_toy_runs_and_writes_its_json(tmp_path):
     assert 0 <= saved['random'] <= 1
     assert 0 <= saved['community']['miou'] <= 1
     assert saved['seed'] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', ['probe_linear_vit_s16_voc.py',
+                                    'probe_fcn_cast_s_voc.py'])
+def test_probe_trains_on_frozen_features(tmp_path, config):
+    """A probe config trains its head a few iterations through
+    tools/train.py on VOC's layout; the backbone is the Leopart
+    checkpoint's, unchanged."""
+    from tests.pretrain_utils import format_options, run_tool
+    voc = make_voc(str(tmp_path))
+    cast = 'cast' in config
+    tiny = {
+        'model.backbone.arch.embed_dims': 32,
+        'model.backbone.arch.num_heads': 2,
+    }
+    if cast:
+        tiny.update({'model.backbone.arch.depths': [1, 1, 1, 1],
+                     'model.backbone.pool_num_heads': 2,
+                     'model.decode_head.in_channels': [32] * 4})
+    else:
+        tiny.update({'model.backbone.arch.num_layers': 2,
+                     'model.backbone.arch.feedforward_channels': 64,
+                     'model.backbone.frozen_stages': 2,
+                     'model.decode_head.in_channels': 32,
+                     'model.decode_head.channels': 32})
+    # a "Leopart checkpoint": the backbone's weights under backbone.
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(osp.join(LEOPART, config))
+    cfg.merge_from_dict(dict(tiny, **{'model.backbone.init_cfg': None}))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        backbone = MODELS.build(cfg.model.backbone)
+    ckpt = str(tmp_path / 'leopart.pth')
+    init = {'backbone.' + k: v.clone()
+            for k, v in backbone.state_dict().items()}
+    torch.save(dict(state_dict=init), ckpt)
+    opts = dict(tiny, **{
+        'model.backbone.init_cfg.checkpoint': ckpt,
+        'model.decode_head.norm_cfg.type': 'BN',
+        'train_dataloader.dataset.ann_file':
+        'ImageSets/Segmentation/train.txt',
+        'train_dataloader.dataset.data_prefix.seg_map_path':
+        'SegmentationClass',
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'train_dataloader.dataset.data_root': voc,
+        'val_dataloader.num_workers': 0,
+        'val_dataloader.persistent_workers': False,
+        'val_dataloader.dataset.data_root': voc,
+        'test_dataloader.num_workers': 0,
+        'test_dataloader.persistent_workers': False,
+        'test_dataloader.dataset.data_root': voc,
+        'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
+        'default_hooks.checkpoint.interval': 2,
+        'default_hooks.logger.interval': 1,
+        'param_scheduler.0.milestones': [1],
+    })
+    run_tool('train', [osp.join(LEOPART, config), '--work-dir',
+                       str(tmp_path / 'w'), '--cfg-options'] +
+             format_options(opts))
+    sd = torch.load(str(tmp_path / 'w' / 'iter_2.pth'), map_location='cpu',
+                    weights_only=False)['state_dict']
+    for k, v in init.items():
+        if 'num_batches_tracked' not in k:
+            assert torch.equal(sd[k], v), k
+    assert any(k.startswith('decode_head.conv_seg') for k in sd)

@@ -108,4 +108,4 @@ def tune_precision_threshold(clusters: np.ndarray,
         if iou > best[0]:
             best = (iou, float(precision[order[start]]))
     iou, cut = best
-    return float(np.round(cut / step) * step), float(iou)
+    return round(float(np.round(cut / step) * step), 10), float(iou)

@@ -3,7 +3,8 @@
 tiny CAST on procedurally generated scenes, measured by clustering.
 
     python tools/analysis_tools/leopart_toy.py --out FILE.json [--seed 0]
-        [--vit-steps 150] [--cast-steps 150] [--batch-size 8]
+        [--vit-steps 150] [--cast-steps 120] [--batch-size 16]
+        [--cast-batch-size 8] [--jitter 0.5] [--grayscale 0.2]
 
 Both backbones start from their seeded random initialisation (no
 pre-trained weights exist at this scale) and are tuned with the Leopart
@@ -47,8 +48,12 @@ def parse_args(argv=None):
     p.add_argument('--out', required=True, help='JSON file to write')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--vit-steps', type=int, default=150)
-    p.add_argument('--cast-steps', type=int, default=150)
-    p.add_argument('--batch-size', type=int, default=8)
+    p.add_argument('--cast-steps', type=int, default=120)
+    p.add_argument('--batch-size', type=int, default=16,
+                   help='images per ViT step')
+    p.add_argument('--cast-batch-size', type=int, default=8,
+                   help='images per CAST step (superpixels of every crop '
+                   'cost time)')
     p.add_argument('--lr', type=float, default=5e-4,
                    help='backbone lr (the head gets 10x, as in Leopart)')
     p.add_argument('--train-images', type=int, default=200)
@@ -60,11 +65,13 @@ def parse_args(argv=None):
                    choices=['all', 'fg', 'bg'],
                    help="'all' by default: a random start's attention is "
                    'no foreground yet')
-    p.add_argument('--jitter', type=float, default=0.,
-                   help='colour jitter strength of the crops (the release: '
-                   '1; colour is what tells toy classes apart)')
-    p.add_argument('--grayscale', type=float, default=0.,
+    p.add_argument('--jitter', type=float, default=0.5,
+                   help='colour jitter strength of the crops (release: 1)')
+    p.add_argument('--grayscale', type=float, default=0.2,
                    help='grey-scale probability of a crop (release: 0.2)')
+    p.add_argument('--cast-level', default='all',
+                   help="CAST's dense tokens: 'all' (mean of the stages) or "
+                   'a stage index')
     p.add_argument('--eval-size', type=int, default=64,
                    help='side of the maps the clusters are scored on')
     p.add_argument('--threads', type=int, default=1,
@@ -93,6 +100,8 @@ def leopart_cfg(kind, args):
         'SelfSupDataPreprocessor'
     return dict(
         type='Leopart', backbone=backbone_cfg(kind, args),
+        cast_level=args.cast_level if args.cast_level == 'all' else int(
+            args.cast_level),
         base_momentum=0.01, loss_mask=args.loss_mask,
         data_preprocessor=dict(type=pre, mean=MEAN, std=STD, to_rgb=True),
         head=dict(type='LeopartHead', in_channels=args.embed_dims,
@@ -217,7 +226,7 @@ def random_projection(scenes, size, dims, seed):
     return maps.permute(0, 2, 3, 1).numpy().astype(np.float32)
 
 
-def tune(model, scenes, kind, steps, args):
+def tune(model, scenes, kind, steps, batch_size, args):
     """Leopart steps on random batches of crops; returns seconds."""
     import numpy as np
     from mmengine.dataset import default_collate
@@ -242,10 +251,10 @@ def tune(model, scenes, kind, steps, args):
     model.train()
     start = time.time()
     print(f'Leopart-tuning the {kind.upper()}: {steps} steps of '
-          f'{args.batch_size} images x 6 crops')
+          f'{batch_size} images x 6 crops')
     bar = ProgressBar(steps)
     for _ in range(steps):
-        idx = rng.choice(len(scenes), args.batch_size, replace=False)
+        idx = rng.choice(len(scenes), batch_size, replace=False)
         batch = default_collate([pipeline(dict(img=scenes[i]['img']))
                                  for i in idx])
         model.train_step(batch, optim)
@@ -317,7 +326,9 @@ def main(argv=None):
     random_score = clustering_score(
         random_projection(val, args.eval_size, args.embed_dims, args.seed),
         gts, args.seed)
-    for kind, steps in (('vit', args.vit_steps), ('cast', args.cast_steps)):
+    for kind, steps, batch in (('vit', args.vit_steps, args.batch_size),
+                               ('cast', args.cast_steps,
+                                args.cast_batch_size)):
         torch.manual_seed(args.seed)
         np.random.seed(args.seed)  # the crops and their augmentations
         random.seed(args.seed)
@@ -326,10 +337,11 @@ def main(argv=None):
         model.eval()
         before = clustering_score(dense_maps(model, val, args.eval_size),
                                   gts, args.seed)
-        seconds = tune(model, train, kind, steps, args)
+        seconds = tune(model, train, kind, steps, batch, args)
         after = clustering_score(dense_maps(model, val, args.eval_size),
                                  gts, args.seed)
         results[kind] = dict(before=before, after=after, steps=steps,
+                             batch_size=batch,
                              train_seconds=round(seconds, 1))
         models[kind] = model
         print(f'{kind.upper()}: clustering mIoU {before:.3f} -> {after:.3f}')
@@ -340,11 +352,12 @@ def main(argv=None):
     community['backbone'] = best
 
     report = dict(results, random=random_score, community=community,
-                  seed=args.seed, batch_size=args.batch_size, lr=args.lr,
+                  seed=args.seed, lr=args.lr,
                   train_images=args.train_images,
                   val_images=args.val_images, size=args.size,
                   embed_dims=args.embed_dims, loss_mask=args.loss_mask,
                   jitter=args.jitter, grayscale=args.grayscale,
+                  cast_level=args.cast_level,
                   num_prototypes=args.num_prototypes, k=NUM_CLASSES,
                   torch_threads=torch.get_num_threads(),
                   seconds=round(time.time() - t0, 1))
