@@ -2,8 +2,8 @@
 """Leopart's label-free evaluations of dense features (ViT or CAST).
 
     python tools/analysis_tools/leopart_eval.py CONFIG [CHECKPOINT]
-        --data DATA_CONFIG [--data-root DIR] [--ks 21 100 500] [--eval-size 100]
-        [--pca-dim 50] [--seeds 0] [--num-images N]
+        --data DATA_CONFIG [--data-root DIR] [--ks 21 100 500]
+        [--eval-size 100] [--pca-dim 50] [--seeds 0] [--num-images N]
         [--fully-unsupervised [--num-train-images N] [--k-foreground 200]
          [--k-parts 149] [--markov-times 2.0] [--weight-thresholds 0.09]]
         [--out FILE.json] [--cfg-options k=v ...]

@@ -14,7 +14,6 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from mmcast.models.utils.hypercolumn import unpool
 from mmcast.models.utils.superpixel_ops import resize_labels
 
 
