@@ -112,6 +112,10 @@ class CAST(BaseModule):
         frozen_stages (int): stages (with the stem, positions and class
             token) kept frozen and in eval mode; ``-1`` none, ``0`` stem
             only, ``len(depths)`` everything.
+        with_cls_attention (bool): the ``'raw'`` output also holds
+            ``cls_attention``, the class token's attention weights in the
+            last block of the last stage (Leopart's foreground). Defaults
+            to False (nothing else changes).
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint=...)`` with a file from ``cast2mmcast.py``.
     """
@@ -148,6 +152,7 @@ class CAST(BaseModule):
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  out_type: str = 'cls_token',
                  frozen_stages: int = -1,
+                 with_cls_attention: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
@@ -180,6 +185,7 @@ class CAST(BaseModule):
         self.token_pooling = token_pooling
         self.out_type = out_type
         self.frozen_stages = frozen_stages
+        self.with_cls_attention = with_cls_attention
         img_size = (img_size, img_size) if isinstance(img_size, int) \
             else tuple(img_size)
         self.grid_size = (img_size[0] // self.patch_size,
@@ -382,7 +388,11 @@ class CAST(BaseModule):
               none), ``num_superpixels`` ``(B,)`` and ``feat_size``, the
               ``(h, w)`` of the stem's stride-8 grid;
             - with fusion, ``fused_tokens`` ``(B, N0, C)`` and
-              ``fused_cls`` ``(B, 1, C)``.
+              ``fused_cls`` ``(B, 1, C)``;
+            - with ``with_cls_attention``, ``cls_attention`` ``(B, heads,
+              1 + N_L)``: the class token's attention over ``[cls;
+              tokens]`` in the last block (``N_L`` tokens of the last
+              stage, padded ones 0).
         """
         img, superpixels = self.split_inputs(x, superpixels)
         emb = self.embed(img, superpixels)
@@ -391,12 +401,16 @@ class CAST(BaseModule):
         cls = (self.cls_token + self._cls_position()).expand(B, -1, -1)
         num_clusters = list(num_clusters or self.num_clusters)
 
-        stages = []
+        stages, cls_attention = [], None
         for stage, k in zip(self.stages, num_clusters):
             x_ = torch.cat([cls, tokens], dim=1)
             key_mask = torch.cat([mask.new_zeros(B, 1), mask], dim=1)
             for block in stage.blocks:
-                x_ = block(x_, key_mask)
+                if self.with_cls_attention and block is \
+                        self.stages[-1].blocks[-1]:
+                    x_, cls_attention = block(x_, key_mask, True)
+                else:
+                    x_ = block(x_, key_mask)
             block_cls, tokens = x_[:, :1], x_[:, 1:]
             pooled = stage.pool(tokens, block_cls, mask, k)
             stages.append(
@@ -418,6 +432,8 @@ class CAST(BaseModule):
                    superpixels=emb['labels'],
                    num_superpixels=emb['num_superpixels'],
                    feat_size=emb['feat_size'])
+        if cls_attention is not None:
+            out['cls_attention'] = cls_attention
         if self.fusion is not None:
             out['fused_tokens'], out['fused_cls'] = self.fusion(
                 [s['tokens'] for s in stages],

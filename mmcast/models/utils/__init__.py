@@ -1,7 +1,11 @@
 # Copyright (c) mmcast contributors. All rights reserved.
 from .attention import MaskedSelfAttention, TransformerBlock
+from .crop_alignment import align_to_box, overlap_boxes
+from .dense_features import dense_features
+from .foreground import attention_foreground
 from .fps import farthest_point_sampling
 from .hypercolumn import HypercolumnFusion, chain_assignments, unpool
+from .sinkhorn import sinkhorn_knopp
 from .superpixel_ops import (relabel_superpixels, resize_labels,
                              scatter_to_pixels, segment_mean,
                              upsampled_segment_mean)
@@ -10,5 +14,6 @@ __all__ = [
     'MaskedSelfAttention', 'TransformerBlock', 'farthest_point_sampling',
     'HypercolumnFusion', 'chain_assignments', 'unpool', 'relabel_superpixels',
     'resize_labels', 'scatter_to_pixels', 'segment_mean',
-    'upsampled_segment_mean'
+    'upsampled_segment_mean', 'align_to_box', 'overlap_boxes',
+    'dense_features', 'attention_foreground', 'sinkhorn_knopp'
 ]
