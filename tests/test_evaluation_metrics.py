@@ -243,3 +243,13 @@ def test_vit_baseline_takes_mmseg_vit_and_drops_its_class_token():
                                             1))
     assert [len(torch.unique(lv)) for lv in res[0]['unit_levels'][1:]] == \
         [8, 4, 2, 1]
+
+
+def test_metrics_are_registered_in_mmseg_and_mmpretrain():
+    from mmpretrain.registry import METRICS as PRETRAIN_METRICS
+    from mmseg.registry import METRICS as SEG_METRICS
+    for name in ('HierarchyMetric', 'ClusteringMetric',
+                 'SegmentRetrievalMetric'):
+        for registry in (SEG_METRICS, PRETRAIN_METRICS):
+            metric = registry.build(dict(type=name, num_classes=3))
+            assert type(metric).__name__ == name
