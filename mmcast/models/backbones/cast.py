@@ -29,19 +29,14 @@ from mmcast.models.necks.graph_pool import GraphPool
 from mmcast.models.utils.attention import TransformerBlock
 from mmcast.models.utils.hypercolumn import (HypercolumnFusion,
                                              chain_assignments, unpool)
+from mmcast.models.utils.superpixel_policy import (MISSING_SUPERPIXELS,
+                                                   SuperpixelPolicy)
 from mmcast.models.utils.superpixel_ops import (relabel_superpixels,
                                                 resize_labels,
                                                 scatter_to_pixels,
                                                 segment_mean,
                                                 upsampled_segment_mean)
 from mmcast.registry import register_model
-
-MISSING_SUPERPIXELS = (
-    'CAST needs a superpixel map with every image: add '
-    "dict(type='Superpixels') to the data pipeline (after every "
-    'augmentation, before packing) and use a CAST data preprocessor '
-    "(type='CASTSegDataPreProcessor' or 'CASTClsDataPreProcessor'), or call "
-    'backbone(img, superpixels)')
 
 
 def release_sincos_table(grid_h: int, grid_w: int, embed_dims: int,
@@ -112,6 +107,16 @@ class CAST(BaseModule):
         frozen_stages (int): stages (with the stem, positions and class
             token) kept frozen and in eval mode; ``-1`` none, ``0`` stem
             only, ``len(depths)`` everything.
+        missing_superpixels (str | dict): what a call with plain
+            ``(B, 3, H, W)`` images and no superpixels does: ``'seeds'``
+            (default; SEEDS of the images, warned once), ``'slic'``,
+            ``'grid'`` (``16 x 16`` patches) or ``'error'``; or a dict of
+            :class:`~mmcast.models.utils.SuperpixelPolicy` arguments, e.g.
+            ``dict(policy='seeds', mean=[...], std=[...])`` with the data
+            preprocessor's normalisation (undone exactly; without it each
+            image's value range is stretched to 0..255).  SEEDS uses the
+            release's classification settings with ``token_pooling='stem'``
+            and its segmentation settings with ``'full'``.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint=...)`` with a file from ``cast2mmcast.py``.
     """
@@ -148,6 +153,7 @@ class CAST(BaseModule):
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  out_type: str = 'cls_token',
                  frozen_stages: int = -1,
+                 missing_superpixels: Union[str, dict] = 'seeds',
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
@@ -180,6 +186,10 @@ class CAST(BaseModule):
         self.token_pooling = token_pooling
         self.out_type = out_type
         self.frozen_stages = frozen_stages
+        self.superpixel_policy = SuperpixelPolicy.build(
+            missing_superpixels, channel_order='rgb', where='backbone',
+            preset='classification' if token_pooling == 'stem' else
+            'segmentation')
         img_size = (img_size, img_size) if isinstance(img_size, int) \
             else tuple(img_size)
         self.grid_size = (img_size[0] // self.patch_size,
@@ -285,23 +295,28 @@ class CAST(BaseModule):
             return self.pos_embed[:, :1]
         return self.cls_token.new_zeros(1, 1, self.embed_dims)
 
-    @staticmethod
-    def split_inputs(x: Tensor, superpixels: Optional[Tensor]):
+    def split_inputs(self, x: Tensor, superpixels: Optional[Tensor]):
         """Separate an image batch and its superpixel map.
 
         Args:
             x (Tensor): ``(B, 3, H, W)`` normalised images, or ``(B, 4, H,
                 W)`` with the superpixel map as the last channel (what the
                 CAST data preprocessors produce).
-            superpixels (Tensor, optional): ``(B, H, W)`` labels.
+            superpixels (Tensor, optional): ``(B, H, W)`` labels; when
+                neither they nor a 4th channel are given, the
+                ``missing_superpixels`` policy makes them.
 
         Returns:
             tuple[Tensor, Tensor]: images ``(B, 3, H, W)`` and labels.
         """
         if superpixels is None:
-            if x.dim() != 4 or x.shape[1] != 4:
-                raise ValueError(MISSING_SUPERPIXELS)
-            x, superpixels = x[:, :3], x[:, 3]
+            if x.dim() != 4 or x.shape[1] not in (3, 4):
+                raise ValueError(f'{MISSING_SUPERPIXELS} (got input of shape '
+                                 f'{tuple(x.shape)})')
+            if x.shape[1] == 4:
+                x, superpixels = x[:, :3], x[:, 3]
+            else:
+                superpixels = torch.stack(self.superpixel_policy.compute(x))
         if superpixels.shape[-2:] != x.shape[-2:] or \
                 superpixels.shape[0] != x.shape[0]:
             raise ValueError(

@@ -1,28 +1,16 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Union
 
 import torch
 import torch.nn.functional as F
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from torch import Tensor
 
+from mmcast.models.utils.superpixel_policy import SuperpixelPolicy
 from mmcast.registry import register_model
 
 #: Label of pixels that belong to no superpixel (padding).
 SUPERPIXEL_PAD = -1
-
-
-def split_superpixel_channel(inputs: List[Tensor]) -> Tuple[list, list]:
-    """Split ``(C+1, H, W)`` samples into images and ``(H, W)`` label maps.
-
-    Raises a clear error when the pipeline did not append superpixels.
-    """
-    from mmcast.models.backbones.cast import MISSING_SUPERPIXELS
-    if any(x.dim() != 3 or x.shape[0] != 4 for x in inputs):
-        shapes = sorted({tuple(x.shape[:1]) for x in inputs})
-        raise ValueError(f'{MISSING_SUPERPIXELS} (got samples with '
-                         f'{shapes} channels, expected 4)')
-    return [x[:3] for x in inputs], [x[3] for x in inputs]
 
 
 def pad_superpixels(labels: List[Tensor], size) -> Tensor:
@@ -47,12 +35,30 @@ class CASTSegDataPreProcessor(SegDataPreProcessor):
     mmseg's ``EncoderDecoder`` then carries image and superpixels together
     through sliding windows and flips, and the CAST backbone splits them.
 
-    Args: as :class:`mmseg.models.SegDataPreProcessor`.
+    Images that come without superpixels (a pipeline without the
+    transform, mmseg's ``get_flops``, an inferencer) get them here, from
+    the raw image, by the ``missing_superpixels`` policy.
+
+    Args:
+        missing_superpixels (str | dict): ``'seeds'`` (default, with the
+            release's segmentation SEEDS settings), ``'slic'``, ``'grid'``
+            or ``'error'``, or a dict of
+            :class:`~mmcast.models.utils.SuperpixelPolicy` arguments.
+        Others: as :class:`mmseg.models.SegDataPreProcessor`.
     """
+
+    def __init__(self,
+                 *args,
+                 missing_superpixels: Union[str, dict] = 'seeds',
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.superpixel_policy = SuperpixelPolicy.build(
+            missing_superpixels, preset='segmentation', channel_order='bgr',
+            where='data preprocessor')
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         data = self.cast_data(data)
-        imgs, labels = split_superpixel_channel(list(data['inputs']))
+        imgs, labels = self.superpixel_policy.split(list(data['inputs']))
         data['inputs'] = imgs
         out = super().forward(data, training)
         labels = pad_superpixels(labels, out['inputs'].shape[-2:])

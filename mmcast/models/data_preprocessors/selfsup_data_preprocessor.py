@@ -1,5 +1,5 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-from typing import Any, Dict
+from typing import Any, Dict, Union
 
 import torch
 from mmpretrain.models.utils.data_preprocessor import SelfSupDataPreprocessor
@@ -7,6 +7,7 @@ from mmpretrain.models.utils.data_preprocessor import SelfSupDataPreprocessor
 from mmcast.models.data_preprocessors.cls_data_preprocessor import split_batch
 from mmcast.models.data_preprocessors.seg_data_preprocessor import \
     pad_superpixels
+from mmcast.models.utils.superpixel_policy import SuperpixelPolicy
 from mmcast.registry import register_model
 
 
@@ -23,12 +24,25 @@ class CASTSelfSupDataPreProcessor(SelfSupDataPreprocessor):
     otherwise index the 4-channel tensor and drop the labels), and appends
     the labels again (padded with ``-1`` if the image grew).
 
-    Args: as :class:`mmpretrain.models.SelfSupDataPreprocessor`.
+    A view without the superpixel channel gets superpixels here, from the
+    raw image, by the ``missing_superpixels`` policy.
 
-    Raises:
-        ValueError: (in :meth:`forward`) when a view has no superpixel
-        channel.
+    Args:
+        missing_superpixels (str | dict): ``'seeds'`` (default, with the
+            release's classification SEEDS settings), ``'slic'``,
+            ``'grid'`` or ``'error'``, or a dict of
+            :class:`~mmcast.models.utils.SuperpixelPolicy` arguments.
+        Others: as :class:`mmpretrain.models.SelfSupDataPreprocessor`.
     """
+
+    def __init__(self,
+                 *args,
+                 missing_superpixels: Union[str, dict] = 'seeds',
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.superpixel_policy = SuperpixelPolicy.build(
+            missing_superpixels, preset='classification',
+            channel_order='bgr', where='data preprocessor')
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         """Preprocess a batch of one or several views.
@@ -45,7 +59,7 @@ class CASTSelfSupDataPreProcessor(SelfSupDataPreprocessor):
         inputs = data['inputs']
         multi_view = isinstance(inputs, (list, tuple))
         views = list(inputs) if multi_view else [inputs]
-        split = [split_batch(v) for v in views]
+        split = [split_batch(v, self.superpixel_policy) for v in views]
         data = dict(data, inputs=[s[0] for s in split]
                     if multi_view else split[0][0])
         out = super().forward(data, training)
