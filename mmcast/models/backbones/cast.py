@@ -324,7 +324,35 @@ class CAST(BaseModule):
                 f'images {tuple(x.shape)}: one (H, W) map per image')
         return x, superpixels
 
-    def embed(self, img: Tensor, superpixels: Tensor) -> Dict[str, Tensor]:
+    @staticmethod
+    def superpixel_labels(superpixels: Tensor,
+                          num_superpixels: Optional[int] = None):
+        """Contiguous labels, per-image counts and the token count N.
+
+        Args:
+            superpixels (Tensor): ``(B, H, W)`` labels (any ids; negative =
+                none).
+            num_superpixels (int, optional): declares the labels already
+                contiguous, ``0..N-1`` with every id present in every image
+                (grid superpixels, a fixed SEEDS count...); they are then
+                used as they are, so nothing depends on their values (what
+                ``torch.export`` needs).
+
+        Returns:
+            tuple: labels ``(B, H, W)`` int64, counts ``(B,)``, N (int).
+        """
+        if num_superpixels is not None:
+            counts = torch.full(superpixels.shape[:1], num_superpixels,
+                                dtype=torch.long, device=superpixels.device)
+            return superpixels.long(), counts, int(num_superpixels)
+        labels, counts = relabel_superpixels(superpixels)
+        if bool((counts == 0).any()):
+            raise ValueError('an image of the batch has no superpixel '
+                             '(every label is negative)')
+        return labels, counts, int(counts.max())
+
+    def embed(self, img: Tensor, superpixels: Tensor,
+              num_superpixels: Optional[int] = None) -> Dict[str, Tensor]:
         """Segment tokens: stem features and positions averaged per
         superpixel.
 
@@ -332,17 +360,15 @@ class CAST(BaseModule):
             img (Tensor): ``(B, 3, H, W)``.
             superpixels (Tensor): ``(B, H, W)`` labels (any ids; negative =
                 none).
+            num_superpixels (int, optional): see :meth:`superpixel_labels`.
 
         Returns:
             dict: ``tokens`` ``(B, N0, C)`` (position added), ``mask``
             ``(B, N0)`` padding, ``labels`` ``(B, H, W)`` contiguous
             labels, ``num_superpixels`` ``(B,)``, ``feat_size`` (h, w).
         """
-        labels, counts = relabel_superpixels(superpixels)
-        if bool((counts == 0).any()):
-            raise ValueError('an image of the batch has no superpixel '
-                             '(every label is negative)')
-        N = int(counts.max())
+        labels, counts, N = self.superpixel_labels(superpixels,
+                                                   num_superpixels)
         feats = self.stem(img)
         h, w = feats.shape[-2:]
         pos = self._position_map()
@@ -366,7 +392,8 @@ class CAST(BaseModule):
     def forward(self,
                 x: Tensor,
                 superpixels: Optional[Tensor] = None,
-                num_clusters: Optional[Sequence[int]] = None):
+                num_clusters: Optional[Sequence[int]] = None,
+                num_superpixels: Optional[int] = None):
         """Run CAST.
 
         Args:
@@ -375,6 +402,9 @@ class CAST(BaseModule):
             superpixels (Tensor, optional): ``(B, H, W)`` labels.
             num_clusters (Sequence[int], optional): override of the
                 clusters per stage for this call.
+            num_superpixels (int, optional): the superpixels are contiguous
+                ``0..N-1``, all present (see :meth:`superpixel_labels`);
+                for exported graphs (``mmcast.deployment``).
 
         Returns:
             By ``out_type``: ``'cls_token'`` -> ``(cls_feat,)``;
@@ -400,7 +430,7 @@ class CAST(BaseModule):
               ``fused_cls`` ``(B, 1, C)``.
         """
         img, superpixels = self.split_inputs(x, superpixels)
-        emb = self.embed(img, superpixels)
+        emb = self.embed(img, superpixels, num_superpixels)
         tokens, mask = emb['tokens'], emb['mask']
         B = tokens.shape[0]
         cls = (self.cls_token + self._cls_position()).expand(B, -1, -1)
