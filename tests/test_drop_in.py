@@ -20,7 +20,7 @@ from mmcast.models.utils.superpixel_policy import MissingSuperpixelsWarning
 from tests.conftest import ROOT
 from tests.pretrain_utils import (in1k_wnids, make_imagenet,
                                   schedule_options, val_options)
-from tests.test_seg_e2e import make_ade20k, miou, shrink
+from tests.test_seg_e2e import make_ade20k, shrink
 from tests.upstream_tools import run_tool, stock_config
 
 DROP_IN = osp.join(ROOT, 'configs', 'drop_in')
@@ -128,30 +128,24 @@ def as_cli(options):
 
 
 @pytest.mark.slow
-def test_drop_in_configs_under_the_upstream_train_and_test_tools(tmp_path):
-    """mmseg's and mmpretrain's own tools/train.py and tools/test.py."""
-    seg = osp.join(DROP_IN, 'segformer_cast_s_ade20k.py')
-    options = segformer_options(tmp_path)
+@pytest.mark.parametrize('package,name,make_options,ckpt,metric', [
+    ('mmseg', 'segformer_cast_s_ade20k.py', segformer_options, 'iter_2.pth',
+     r'mIoU: ([0-9.]+)'),
+    ('mmpretrain', 'vit_cast_s_in1k.py', vit_options, 'epoch_1.pth',
+     r'accuracy/top1: ([0-9.]+)'),
+])
+def test_drop_in_config_under_the_upstream_train_and_test_tools(
+        package, name, make_options, ckpt, metric, tmp_path):
+    """mmseg's / mmpretrain's own tools/train.py and tools/test.py."""
+    config = osp.join(DROP_IN, name)
+    options = make_options(tmp_path)
     options['model.backbone.arch'] = dict(
         _delete_=True, **options['model.backbone.arch'])
     cli = as_cli(options)
-    work = tmp_path / 'seg'
-    run_tool('mmseg', 'train.py',
-             [seg, '--work-dir', work, '--cfg-options', *cli])
-    out = run_tool('mmseg', 'test.py', [seg, work / 'iter_2.pth',
-                                        '--work-dir', work,
-                                        '--cfg-options', *cli]).output
-    assert 0 <= miou(out) <= 100
-    cls = osp.join(DROP_IN, 'vit_cast_s_in1k.py')
-    options = vit_options(tmp_path)
-    options['model.backbone.arch'] = dict(
-        _delete_=True, **options['model.backbone.arch'])
-    cli = as_cli(options)
-    work = tmp_path / 'cls'
-    run_tool('mmpretrain', 'train.py',
-             [cls, '--work-dir', work, '--cfg-options', *cli])
-    out = run_tool('mmpretrain', 'test.py', [cls, work / 'epoch_1.pth',
-                                             '--work-dir', work,
-                                             '--cfg-options', *cli]).output
-    top1 = re.findall(r'accuracy/top1: ([0-9.]+)', out)
-    assert top1 and 0 <= float(top1[-1]) <= 100, out[-3000:]
+    work = tmp_path / 'wd'
+    run_tool(package, 'train.py',
+             [config, '--work-dir', work, '--cfg-options', *cli])
+    out = run_tool(package, 'test.py', [config, work / ckpt, '--work-dir',
+                                        work, '--cfg-options', *cli]).output
+    found = re.findall(metric, out)
+    assert found and 0 <= float(found[-1]) <= 100, out[-3000:]

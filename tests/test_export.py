@@ -28,7 +28,10 @@ def tiny(**kwargs):
     return model.eval()
 
 
-@pytest.mark.parametrize('out_type', ['cls_token', 'raw', 'featmap'])
+@pytest.mark.parametrize('out_type', [
+    pytest.param('cls_token', marks=pytest.mark.slow), 'raw',
+    pytest.param('featmap', marks=pytest.mark.slow)
+])
 def test_exported_backbone_equals_eager(out_type):
     model = tiny(out_type=out_type, pos_embed='learned')
     img, grid = export_inputs((64, 48), stride=16, batch_size=2)

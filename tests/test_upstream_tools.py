@@ -33,8 +33,9 @@ TINY = {
 #: for every config (open-mmlab/mmsegmentation#3241); the upstream fix,
 #: open-mmlab/mmsegmentation#3551 (merged after 1.2.2), drops the shape.
 GET_FLOPS_BUG = '"input_shape" and "inputs" cannot be both set.'
-GET_FLOPS_CALL = "        model,\n        input_shape,\n        inputs=data['inputs'],"
-GET_FLOPS_FIXED = "        model,\n        None,\n        inputs=data['inputs'],"
+GET_FLOPS_CALL = ('        model,\n        input_shape,\n'
+                  "        inputs=data['inputs'],")
+GET_FLOPS_FIXED = GET_FLOPS_CALL.replace('input_shape,', 'None,')
 #: open-mmlab/mmsegmentation#3405, see tests/upstream_fixes.py.
 BROWSE_BUG = 'Layout of the output array img is incompatible with cv::Mat'
 SEGFORMER = stock_config(
@@ -133,6 +134,7 @@ def test_mmpretrain_get_flops_counts_the_backbone(tmp_path):
     assert flops(out) == pytest.approx(expected, rel=0.01)
 
 
+@pytest.mark.slow
 def test_mmseg_benchmark(tmp_path):
     config = tiny_ade_config(tmp_path, n_val=8)
     work_dir = tmp_path / 'bench'
@@ -170,6 +172,7 @@ def mmseg_browse_dataset(config, out_dir, compare_stock_root=None):
              with_library_fixes=True)
 
 
+@pytest.mark.slow
 def test_mmseg_browse_dataset(tmp_path):
     import cv2
     config = tiny_ade_config(tmp_path)

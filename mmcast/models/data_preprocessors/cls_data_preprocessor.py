@@ -5,6 +5,8 @@ import torch
 from mmpretrain.models.utils.data_preprocessor import ClsDataPreprocessor
 from torch import Tensor
 
+from mmcast.models.data_preprocessors.missing_superpixels import \
+    MissingSuperpixelsMixin
 from mmcast.models.data_preprocessors.seg_data_preprocessor import \
     pad_superpixels
 from mmcast.models.utils.superpixel_policy import SuperpixelPolicy
@@ -37,7 +39,7 @@ def split_batch(inputs: Union[Tensor, List[Tensor]],
 
 
 @register_model
-class CASTClsDataPreProcessor(ClsDataPreprocessor):
+class CASTClsDataPreProcessor(MissingSuperpixelsMixin, ClsDataPreprocessor):
     """mmpretrain's ``ClsDataPreprocessor`` for images that carry
     superpixels (registered in mmpretrain and mmseg).
 
@@ -56,26 +58,15 @@ class CASTClsDataPreProcessor(ClsDataPreprocessor):
     segments of the image it was blended into, and the mixed label scores
     are left as the stock preprocessor makes them.
 
-    Images without the superpixel channel (a pipeline without the
-    transform, an inferencer) get superpixels here, from the raw image, by
-    the ``missing_superpixels`` policy.
+    Images without superpixels get them here
+    (:class:`MissingSuperpixelsMixin`, SEEDS classification settings).
 
     Args:
-        missing_superpixels (str | dict): ``'seeds'`` (default, with the
-            release's classification SEEDS settings), ``'slic'``,
-            ``'grid'`` or ``'error'``, or a dict of
-            :class:`~mmcast.models.utils.SuperpixelPolicy` arguments.
+        missing_superpixels (str | dict): see
+            :class:`MissingSuperpixelsMixin`.
         Others: as :class:`mmpretrain.models.ClsDataPreprocessor`.
     """
-
-    def __init__(self,
-                 *args,
-                 missing_superpixels: Union[str, dict] = 'seeds',
-                 **kwargs):
-        super().__init__(*args, **kwargs)
-        self.superpixel_policy = SuperpixelPolicy.build(
-            missing_superpixels, preset='classification',
-            channel_order='bgr', where='data preprocessor')
+    superpixel_preset = 'classification'
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         """Preprocess a batch.

@@ -1,12 +1,13 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List
 
 import torch
 import torch.nn.functional as F
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from torch import Tensor
 
-from mmcast.models.utils.superpixel_policy import SuperpixelPolicy
+from mmcast.models.data_preprocessors.missing_superpixels import \
+    MissingSuperpixelsMixin
 from mmcast.registry import register_model
 
 #: Label of pixels that belong to no superpixel (padding).
@@ -24,7 +25,7 @@ def pad_superpixels(labels: List[Tensor], size) -> Tensor:
 
 
 @register_model
-class CASTSegDataPreProcessor(SegDataPreProcessor):
+class CASTSegDataPreProcessor(MissingSuperpixelsMixin, SegDataPreProcessor):
     """mmseg's ``SegDataPreProcessor`` for images that carry superpixels.
 
     The :class:`~mmcast.datasets.transforms.Superpixels` transform appends
@@ -35,26 +36,15 @@ class CASTSegDataPreProcessor(SegDataPreProcessor):
     mmseg's ``EncoderDecoder`` then carries image and superpixels together
     through sliding windows and flips, and the CAST backbone splits them.
 
-    Images that come without superpixels (a pipeline without the
-    transform, mmseg's ``get_flops``, an inferencer) get them here, from
-    the raw image, by the ``missing_superpixels`` policy.
+    Images without superpixels get them here
+    (:class:`MissingSuperpixelsMixin`, SEEDS segmentation settings).
 
     Args:
-        missing_superpixels (str | dict): ``'seeds'`` (default, with the
-            release's segmentation SEEDS settings), ``'slic'``, ``'grid'``
-            or ``'error'``, or a dict of
-            :class:`~mmcast.models.utils.SuperpixelPolicy` arguments.
+        missing_superpixels (str | dict): see
+            :class:`MissingSuperpixelsMixin`.
         Others: as :class:`mmseg.models.SegDataPreProcessor`.
     """
-
-    def __init__(self,
-                 *args,
-                 missing_superpixels: Union[str, dict] = 'seeds',
-                 **kwargs):
-        super().__init__(*args, **kwargs)
-        self.superpixel_policy = SuperpixelPolicy.build(
-            missing_superpixels, preset='segmentation', channel_order='bgr',
-            where='data preprocessor')
+    superpixel_preset = 'segmentation'
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         data = self.cast_data(data)

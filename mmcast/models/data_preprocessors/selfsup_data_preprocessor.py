@@ -1,18 +1,20 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-from typing import Any, Dict, Union
+from typing import Any, Dict
 
 import torch
 from mmpretrain.models.utils.data_preprocessor import SelfSupDataPreprocessor
 
 from mmcast.models.data_preprocessors.cls_data_preprocessor import split_batch
+from mmcast.models.data_preprocessors.missing_superpixels import \
+    MissingSuperpixelsMixin
 from mmcast.models.data_preprocessors.seg_data_preprocessor import \
     pad_superpixels
-from mmcast.models.utils.superpixel_policy import SuperpixelPolicy
 from mmcast.registry import register_model
 
 
 @register_model
-class CASTSelfSupDataPreProcessor(SelfSupDataPreprocessor):
+class CASTSelfSupDataPreProcessor(MissingSuperpixelsMixin,
+                                  SelfSupDataPreprocessor):
     """mmpretrain's ``SelfSupDataPreprocessor`` for multi-view batches whose
     views carry their own superpixels (registered in mmpretrain and mmseg).
 
@@ -24,25 +26,15 @@ class CASTSelfSupDataPreProcessor(SelfSupDataPreprocessor):
     otherwise index the 4-channel tensor and drop the labels), and appends
     the labels again (padded with ``-1`` if the image grew).
 
-    A view without the superpixel channel gets superpixels here, from the
-    raw image, by the ``missing_superpixels`` policy.
+    A view without superpixels gets them here
+    (:class:`MissingSuperpixelsMixin`, SEEDS classification settings).
 
     Args:
-        missing_superpixels (str | dict): ``'seeds'`` (default, with the
-            release's classification SEEDS settings), ``'slic'``,
-            ``'grid'`` or ``'error'``, or a dict of
-            :class:`~mmcast.models.utils.SuperpixelPolicy` arguments.
+        missing_superpixels (str | dict): see
+            :class:`MissingSuperpixelsMixin`.
         Others: as :class:`mmpretrain.models.SelfSupDataPreprocessor`.
     """
-
-    def __init__(self,
-                 *args,
-                 missing_superpixels: Union[str, dict] = 'seeds',
-                 **kwargs):
-        super().__init__(*args, **kwargs)
-        self.superpixel_policy = SuperpixelPolicy.build(
-            missing_superpixels, preset='classification',
-            channel_order='bgr', where='data preprocessor')
+    superpixel_preset = 'classification'
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         """Preprocess a batch of one or several views.

@@ -1,10 +1,10 @@
 # Copyright (c) mmcast contributors. All rights reserved.
 """What CAST does when a batch arrives without superpixels.
 
-The fast and exact way to give CAST its superpixels is the
+The fast way to give CAST its superpixels is the
 :class:`~mmcast.datasets.transforms.Superpixels` transform at the end of the
-data pipeline: it runs in the data loader's workers, on exactly the
-augmented image the network sees.  Tools that build inputs themselves
+data pipeline: it runs in the data loader's workers, in parallel with the
+model, on each whole augmented image.  Tools that build inputs themselves
 (mmseg's and mmpretrain's ``get_flops``, inferencers, stock configs whose
 pipeline was not touched) send plain 3-channel images instead.  Both the
 CAST data preprocessors and the CAST backbone then ask one
@@ -12,7 +12,8 @@ CAST data preprocessors and the CAST backbone then ask one
 
 * ``'seeds'`` (default): SEEDS superpixels computed on the batch, one image
   per thread; warns once that the pipeline transform would be faster and
-  aligned with augmentation;
+  would segment whole images (the backbone sees padded images, sliding
+  windows and Mixup/CutMix blends);
 * ``'slic'``: the same with SLIC (OpenCV's SLICO);
 * ``'grid'``: regular ``stride x stride`` patches, computed in torch on
   the input's device: cheap and deterministic, independent of the image;
@@ -20,7 +21,8 @@ CAST data preprocessors and the CAST backbone then ask one
   before the policy existed).
 
 SEEDS and SLIC need a uint8 colour image.  A data preprocessor sees the
-raw image (uint8 from mmcv's loading, used as it is).  The backbone sees a
+raw image (uint8 from mmcv's loading, used as it is: the same superpixels
+as the transform's), before padding and batch mixing.  The backbone sees a
 normalised one: it undoes ``(x - mean) / std`` when the policy is given
 the preprocessor's ``mean`` and ``std``; otherwise it stretches each image's
 value range to 0..255, which is the same up to a per-image affine map of
@@ -199,9 +201,11 @@ class SuperpixelPolicy:
                 f'CAST computes {self.policy.upper()} superpixels in the '
                 f'{self.where} because the inputs carry none; '
                 "dict(type='Superpixels') at the end of the data pipeline "
-                'is faster (data loader workers) and sees the final '
-                'augmented image. missing_superpixels=\'grid\' or '
-                '\'error\' silences this.', MissingSuperpixelsWarning)
+                'is faster (data loader workers, in parallel with the '
+                'model) and segments each augmented image whole, before '
+                'padding, sliding windows and batch mixing. '
+                "missing_superpixels='grid' or 'error' silences this.",
+                MissingSuperpixelsWarning)
         arrays = [image_to_uint8(img, self.mean, self.std) for img in imgs]
         workers = min(len(arrays), os.cpu_count() or 1)
         if workers > 1:  # OpenCV releases the GIL
