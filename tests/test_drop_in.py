@@ -133,7 +133,7 @@ def as_cli(options):
      r'mIoU: ([0-9.]+)'),
     ('mmpretrain', 'vit_cast_s_in1k.py', vit_options, 'epoch_1.pth',
      r'accuracy/top1: ([0-9.]+)'),
-])
+], ids=['segformer', 'vit'])
 def test_drop_in_config_under_the_upstream_train_and_test_tools(
         package, name, make_options, ckpt, metric, tmp_path):
     """mmseg's / mmpretrain's own tools/train.py and tools/test.py."""

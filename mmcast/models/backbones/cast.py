@@ -344,7 +344,9 @@ class CAST(BaseModule):
         if num_superpixels is not None:
             counts = torch.full(superpixels.shape[:1], num_superpixels,
                                 dtype=torch.long, device=superpixels.device)
-            return superpixels.long(), counts, int(num_superpixels)
+            labels = superpixels.round() if superpixels.is_floating_point() \
+                else superpixels
+            return labels.long(), counts, int(num_superpixels)
         labels, counts = relabel_superpixels(superpixels)
         if bool((counts == 0).any()):
             raise ValueError('an image of the batch has no superpixel '
