@@ -136,12 +136,40 @@ def _has_superpixels(pipeline) -> bool:
     return _contains_type(pipeline, 'Superpixels')
 
 
+def _refuses_missing_superpixels(cfg: Config) -> bool:
+    """Whether the model's superpixel policy for images without superpixels
+    is ``'error'``: the CAST data preprocessor's when the model has one,
+    else the CAST backbone's (both default to ``'seeds'``)."""
+
+    def policy(node):
+        value = (node or {}).get('missing_superpixels', 'seeds')
+        return value.get('policy', 'seeds') if isinstance(value, dict) \
+            else value
+
+    model = cfg.get('model') or {}
+    pre = model.get('data_preprocessor') or cfg.get('data_preprocessor')
+    if pre and str(pre.get('type', '')).startswith('CAST'):
+        return policy(pre) == 'error'
+    stack = [model]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if str(node.get('type', '')).split('.')[-1] == 'CAST':
+                return policy(node) == 'error'
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return False
+
+
 def check_config(cfg: Config, mode: str = 'train') -> None:
     """Fail early, in one line, on what would otherwise crash deep inside.
 
     * a dataset root or image folder that does not exist (which path, and
       where the preparation is described);
-    * a CAST model whose data pipeline lacks the ``Superpixels`` transform.
+    * a CAST model whose data pipeline lacks the ``Superpixels`` transform
+      while its ``missing_superpixels`` policy is ``'error'`` (with the
+      default policy the model computes them itself).
 
     Args:
         cfg (Config): the full config.
@@ -150,7 +178,7 @@ def check_config(cfg: Config, mode: str = 'train') -> None:
     """
     wanted = ('train_dataloader', 'val_dataloader') if mode == 'train' \
         else ('test_dataloader', )
-    cast = _uses_cast(cfg.get('model'))
+    cast = _uses_cast(cfg.get('model')) and _refuses_missing_superpixels(cfg)
     for name, ds in _datasets(cfg):
         if name not in wanted or (name == 'val_dataloader'
                                   and cfg.get('val_cfg') is None):
@@ -169,8 +197,9 @@ def check_config(cfg: Config, mode: str = 'train') -> None:
         if cast and not _has_superpixels(ds.get('pipeline', [])):
             raise ValueError(
                 f"{name}: the model uses a CAST backbone but the dataset's "
-                "pipeline has no dict(type='Superpixels'); add it after the "
-                'last augmentation, before the packing transform')
+                "pipeline has no dict(type='Superpixels') and its "
+                "missing_superpixels policy is 'error'; add the transform "
+                'after the last augmentation, before the packing transform')
 
 
 def build_runner(cfg: Config, mode: str = 'train') -> Runner:

@@ -21,6 +21,15 @@ SEEDS_PRESETS = dict(
 )
 
 
+def superpixel_count(height: int, width: int, stride: int = 16,
+                     num_superpixels: Optional[int] = None) -> int:
+    """Target number of superpixels of a ``height x width`` image:
+    ``num_superpixels`` if given, else ``H * W / stride**2`` (at least 1)."""
+    if num_superpixels is not None:
+        return max(1, int(num_superpixels))
+    return max(1, round(height * width / stride**2))
+
+
 def get_ximgproc():
     """Return ``cv2.ximgproc``, or raise a one-line error naming the fix."""
     import cv2
@@ -152,9 +161,8 @@ class Superpixels(BaseTransform):
         self.append_to_img = append_to_img
 
     def target_count(self, height: int, width: int) -> int:
-        if self.num_superpixels is not None:
-            return self.num_superpixels
-        return max(1, round(height * width / self.stride**2))
+        return superpixel_count(height, width, self.stride,
+                                self.num_superpixels)
 
     def transform(self, results: dict) -> dict:
         img = results['img']

@@ -29,19 +29,14 @@ from mmcast.models.necks.graph_pool import GraphPool
 from mmcast.models.utils.attention import TransformerBlock
 from mmcast.models.utils.hypercolumn import (HypercolumnFusion,
                                              chain_assignments, unpool)
+from mmcast.models.utils.superpixel_policy import (MISSING_SUPERPIXELS,
+                                                   SuperpixelPolicy)
 from mmcast.models.utils.superpixel_ops import (relabel_superpixels,
                                                 resize_labels,
                                                 scatter_to_pixels,
                                                 segment_mean,
                                                 upsampled_segment_mean)
 from mmcast.registry import register_model
-
-MISSING_SUPERPIXELS = (
-    'CAST needs a superpixel map with every image: add '
-    "dict(type='Superpixels') to the data pipeline (after every "
-    'augmentation, before packing) and use a CAST data preprocessor '
-    "(type='CASTSegDataPreProcessor' or 'CASTClsDataPreProcessor'), or call "
-    'backbone(img, superpixels)')
 
 
 def release_sincos_table(grid_h: int, grid_w: int, embed_dims: int,
@@ -116,6 +111,16 @@ class CAST(BaseModule):
             ``cls_attention``, the class token's attention weights in the
             last block of the last stage (Leopart's foreground). Defaults
             to False (nothing else changes).
+        missing_superpixels (str | dict): what a call with plain
+            ``(B, 3, H, W)`` images and no superpixels does: ``'seeds'``
+            (default; SEEDS of the images, warned once), ``'slic'``,
+            ``'grid'`` (``16 x 16`` patches) or ``'error'``; or a dict of
+            :class:`~mmcast.models.utils.SuperpixelPolicy` arguments, e.g.
+            ``dict(policy='seeds', mean=[...], std=[...])`` with the data
+            preprocessor's normalisation (undone exactly; without it each
+            image's value range is stretched to 0..255).  SEEDS uses the
+            release's classification settings with ``token_pooling='stem'``
+            and its segmentation settings with ``'full'``.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint=...)`` with a file from ``cast2mmcast.py``.
     """
@@ -153,6 +158,7 @@ class CAST(BaseModule):
                  out_type: str = 'cls_token',
                  frozen_stages: int = -1,
                  with_cls_attention: bool = False,
+                 missing_superpixels: Union[str, dict] = 'seeds',
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
@@ -186,6 +192,10 @@ class CAST(BaseModule):
         self.out_type = out_type
         self.frozen_stages = frozen_stages
         self.with_cls_attention = with_cls_attention
+        self.superpixel_policy = SuperpixelPolicy.build(
+            missing_superpixels, channel_order='rgb', where='backbone',
+            preset='classification' if token_pooling == 'stem' else
+            'segmentation')
         img_size = (img_size, img_size) if isinstance(img_size, int) \
             else tuple(img_size)
         self.grid_size = (img_size[0] // self.patch_size,
@@ -291,23 +301,28 @@ class CAST(BaseModule):
             return self.pos_embed[:, :1]
         return self.cls_token.new_zeros(1, 1, self.embed_dims)
 
-    @staticmethod
-    def split_inputs(x: Tensor, superpixels: Optional[Tensor]):
+    def split_inputs(self, x: Tensor, superpixels: Optional[Tensor]):
         """Separate an image batch and its superpixel map.
 
         Args:
             x (Tensor): ``(B, 3, H, W)`` normalised images, or ``(B, 4, H,
                 W)`` with the superpixel map as the last channel (what the
                 CAST data preprocessors produce).
-            superpixels (Tensor, optional): ``(B, H, W)`` labels.
+            superpixels (Tensor, optional): ``(B, H, W)`` labels; when
+                neither they nor a 4th channel are given, the
+                ``missing_superpixels`` policy makes them.
 
         Returns:
             tuple[Tensor, Tensor]: images ``(B, 3, H, W)`` and labels.
         """
         if superpixels is None:
-            if x.dim() != 4 or x.shape[1] != 4:
-                raise ValueError(MISSING_SUPERPIXELS)
-            x, superpixels = x[:, :3], x[:, 3]
+            if x.dim() != 4 or x.shape[1] not in (3, 4):
+                raise ValueError(f'{MISSING_SUPERPIXELS} (got input of shape '
+                                 f'{tuple(x.shape)})')
+            if x.shape[1] == 4:
+                x, superpixels = x[:, :3], x[:, 3]
+            else:
+                superpixels = torch.stack(self.superpixel_policy.compute(x))
         if superpixels.shape[-2:] != x.shape[-2:] or \
                 superpixels.shape[0] != x.shape[0]:
             raise ValueError(
@@ -315,7 +330,37 @@ class CAST(BaseModule):
                 f'images {tuple(x.shape)}: one (H, W) map per image')
         return x, superpixels
 
-    def embed(self, img: Tensor, superpixels: Tensor) -> Dict[str, Tensor]:
+    @staticmethod
+    def superpixel_labels(superpixels: Tensor,
+                          num_superpixels: Optional[int] = None):
+        """Contiguous labels, per-image counts and the token count N.
+
+        Args:
+            superpixels (Tensor): ``(B, H, W)`` labels (any ids; negative =
+                none).
+            num_superpixels (int, optional): declares the labels already
+                contiguous, ``0..N-1`` with every id present in every image
+                (grid superpixels, a fixed SEEDS count...); they are then
+                used as they are, so nothing depends on their values (what
+                ``torch.export`` needs).
+
+        Returns:
+            tuple: labels ``(B, H, W)`` int64, counts ``(B,)``, N (int).
+        """
+        if num_superpixels is not None:
+            counts = torch.full(superpixels.shape[:1], num_superpixels,
+                                dtype=torch.long, device=superpixels.device)
+            labels = superpixels.round() if superpixels.is_floating_point() \
+                else superpixels
+            return labels.long(), counts, int(num_superpixels)
+        labels, counts = relabel_superpixels(superpixels)
+        if bool((counts == 0).any()):
+            raise ValueError('an image of the batch has no superpixel '
+                             '(every label is negative)')
+        return labels, counts, int(counts.max())
+
+    def embed(self, img: Tensor, superpixels: Tensor,
+              num_superpixels: Optional[int] = None) -> Dict[str, Tensor]:
         """Segment tokens: stem features and positions averaged per
         superpixel.
 
@@ -323,17 +368,15 @@ class CAST(BaseModule):
             img (Tensor): ``(B, 3, H, W)``.
             superpixels (Tensor): ``(B, H, W)`` labels (any ids; negative =
                 none).
+            num_superpixels (int, optional): see :meth:`superpixel_labels`.
 
         Returns:
             dict: ``tokens`` ``(B, N0, C)`` (position added), ``mask``
             ``(B, N0)`` padding, ``labels`` ``(B, H, W)`` contiguous
             labels, ``num_superpixels`` ``(B,)``, ``feat_size`` (h, w).
         """
-        labels, counts = relabel_superpixels(superpixels)
-        if bool((counts == 0).any()):
-            raise ValueError('an image of the batch has no superpixel '
-                             '(every label is negative)')
-        N = int(counts.max())
+        labels, counts, N = self.superpixel_labels(superpixels,
+                                                   num_superpixels)
         feats = self.stem(img)
         h, w = feats.shape[-2:]
         pos = self._position_map()
@@ -357,7 +400,8 @@ class CAST(BaseModule):
     def forward(self,
                 x: Tensor,
                 superpixels: Optional[Tensor] = None,
-                num_clusters: Optional[Sequence[int]] = None):
+                num_clusters: Optional[Sequence[int]] = None,
+                num_superpixels: Optional[int] = None):
         """Run CAST.
 
         Args:
@@ -366,6 +410,9 @@ class CAST(BaseModule):
             superpixels (Tensor, optional): ``(B, H, W)`` labels.
             num_clusters (Sequence[int], optional): override of the
                 clusters per stage for this call.
+            num_superpixels (int, optional): the superpixels are contiguous
+                ``0..N-1``, all present (see :meth:`superpixel_labels`);
+                for exported graphs (``mmcast.deployment``).
 
         Returns:
             By ``out_type``: ``'cls_token'`` -> ``(cls_feat,)``;
@@ -395,7 +442,7 @@ class CAST(BaseModule):
               stage, padded ones 0).
         """
         img, superpixels = self.split_inputs(x, superpixels)
-        emb = self.embed(img, superpixels)
+        emb = self.embed(img, superpixels, num_superpixels)
         tokens, mask = emb['tokens'], emb['mask']
         B = tokens.shape[0]
         cls = (self.cls_token + self._cls_position()).expand(B, -1, -1)

@@ -9,11 +9,15 @@ from .sinkhorn import sinkhorn_knopp
 from .superpixel_ops import (relabel_superpixels, resize_labels,
                              scatter_to_pixels, segment_mean,
                              upsampled_segment_mean)
+from .superpixel_policy import (SUPERPIXEL_POLICIES, SuperpixelPolicy,
+                                grid_superpixels, image_to_uint8)
 
 __all__ = [
     'MaskedSelfAttention', 'TransformerBlock', 'farthest_point_sampling',
     'HypercolumnFusion', 'chain_assignments', 'unpool', 'relabel_superpixels',
     'resize_labels', 'scatter_to_pixels', 'segment_mean',
     'upsampled_segment_mean', 'align_to_box', 'overlap_boxes',
-    'dense_features', 'attention_foreground', 'sinkhorn_knopp'
+    'dense_features', 'attention_foreground', 'sinkhorn_knopp',
+    'SUPERPIXEL_POLICIES', 'SuperpixelPolicy', 'grid_superpixels',
+    'image_to_uint8'
 ]

@@ -1,6 +1,7 @@
 # Copyright (c) mmcast contributors. All rights reserved.
 from typing import Optional
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
@@ -62,7 +63,11 @@ class MaskedSelfAttention(nn.Module):
         qkv = self.qkv(x).view(B, N, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         attn_mask = None
-        if key_mask is not None and bool(key_mask.any()):
+        # Skip an all-False mask in eager mode (faster kernels); traced
+        # (torch.export, torch.compile) the mask is always applied: the
+        # graph cannot branch on its values, and the result is the same.
+        if key_mask is not None and (torch.compiler.is_compiling()
+                                     or bool(key_mask.any())):
             attn_mask = (~key_mask)[:, None, None, :]
         x = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask,
