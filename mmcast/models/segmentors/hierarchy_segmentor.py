@@ -271,7 +271,7 @@ class HierarchySegmentor(BaseSegmentor):
                 levels = levels.flip(dim)
             ori = tuple(meta.get('ori_shape', levels.shape[-2:]))[:2]
             if tuple(levels.shape[-2:]) != ori:
-                levels = resize_labels(levels.float().add(1), ori).sub(1)
+                levels = resize_labels(levels, ori)
             sample.set_data(dict(pred_levels=PixelData(data=levels.long())))
             sample.set_metainfo(dict(level_sizes=res['level_sizes']))
             if self.with_embeddings:
