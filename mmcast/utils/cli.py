@@ -39,8 +39,9 @@ def error_line(error: BaseException) -> str:
     message = error.args[0] if isinstance(error, KeyError) and error.args \
         else str(error)
     message = ' '.join(str(message).split())
-    if not message or isinstance(error, (KeyError, AssertionError,
-                                         AttributeError, IndexError)):
+    # A bare key, an assertion or an attribute name says little alone.
+    if ' ' not in message or isinstance(error, (AssertionError,
+                                                AttributeError)):
         message = f'{type(error).__name__}: {message}'.rstrip(': ')
     return message
 

@@ -15,7 +15,7 @@ import argparse
 import torch
 from mmengine.utils import ProgressBar
 
-from mmcast.engine.checkpoint import load_checkpoint_file
+from mmcast.engine.checkpoint import CheckpointError, load_checkpoint_file
 from mmcast.models.utils.release_ckpt import convert_release_state_dict
 from mmcast.utils import add_cli_flags, run_cli
 
@@ -39,6 +39,9 @@ def convert(src, dst, prefix='', head_prefix=None, progress=False):
     shows a bar over the three steps (read, map, write)."""
     bar = ProgressBar(3) if progress else None
     ckpt = load_checkpoint_file(src)
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f'{src} holds a {type(ckpt).__name__}, not '
+                              'a checkpoint dict')
     if bar:
         bar.update()
     state_dict, meta = convert_release_state_dict(ckpt)
