@@ -92,7 +92,7 @@ def save_pictures(cfg, checkpoint, out_dir):
 def main():
     args = parse_args()
     start = time.time()
-    generate_toy_scenes(args.data_root)
+    generate_toy_scenes(args.data_root, progress=True)
     options = {
         'train_dataloader.dataset.data_root': args.data_root,
         'val_dataloader.dataset.data_root': args.data_root,

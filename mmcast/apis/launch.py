@@ -182,20 +182,22 @@ def check_config(cfg: Config, mode: str = 'train') -> None:
 def build_runner(cfg: Config, mode: str = 'train') -> Runner:
     """Build the runner for an mmseg or mmpretrain config (the registries
     are chosen by the config's ``default_scope``), after
-    :func:`check_config`.  In ``'train'`` mode it adds
+    :func:`check_config`.  It adds :class:`~mmcast.engine.ProgressBarHook`
+    (a bar over evaluations on a terminal) and, to train,
     :class:`~mmcast.engine.RNGStateHook` (exact resume).  In ``'test'``
-    mode the checkpoint to test
-    (``load_from``) is checked against the model, so one of another
-    architecture fails in one line instead of testing random weights."""
+    mode the checkpoint to test (``load_from``) is checked against the
+    model, so one of another architecture fails in one line instead of
+    testing random weights."""
     import mmcast  # noqa: F401  (registers mmcast components)
     check_config(cfg, mode)
     setup_cpu_distributed(cfg)
-    if mode == 'train' and not _contains_type(cfg.get('custom_hooks'),
-                                              'RNGStateHook'):
-        # exact resume (see mmcast.engine.RNGStateHook)
-        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-            dict(type='RNGStateHook')
-        ]
+    # exact resume, and a progress bar over evaluations (mmcast.engine)
+    for hook in ('RNGStateHook', 'ProgressBarHook'):
+        if (mode == 'train' or hook == 'ProgressBarHook') and \
+                not _contains_type(cfg.get('custom_hooks'), hook):
+            cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+                dict(type=hook)
+            ]
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)

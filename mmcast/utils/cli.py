@@ -5,6 +5,7 @@ only with ``--debug``) and quiet logs (mmengine's INFO lines only with
 import logging
 import os.path as osp
 import sys
+import warnings
 from typing import Callable, Optional, Sequence
 
 
@@ -21,16 +22,24 @@ def add_cli_flags(parser, verbose: bool = True) -> None:
 
 
 def quiet_logs(verbose: bool = False) -> None:
-    """Show mmengine's logs from WARNING up only, unless ``verbose``.
+    """Show mmengine's logs from WARNING up only, and no deprecation
+    notices of the OpenMMLab packages, unless ``verbose``.
 
     mmengine prints the initialiser of every parameter and every checkpoint
-    it reads at INFO level, hundreds of lines for a CAST model.  Runners
+    it reads at INFO level, hundreds of lines for a CAST model; mmseg warns
+    about its own deprecated builders whenever a model is built.  Runners
     create their own logger and are not affected.
     """
     if verbose:
         return
     from mmengine.logging import MMLogger
     MMLogger.get_current_instance().setLevel(logging.WARNING)
+    for package in ('mmseg', 'mmpretrain', 'mmengine', 'mmcv'):
+        warnings.filterwarnings('ignore', category=UserWarning,
+                                module=package)
+        warnings.filterwarnings('ignore', category=DeprecationWarning,
+                                module=package)
+    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
 
 def error_line(error: BaseException) -> str:
