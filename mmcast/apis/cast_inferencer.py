@@ -37,7 +37,8 @@ class CASTInferencer(BaseInferencer):
     accepted (:func:`~mmcast.apis.load_image`).  Predictions run in
     batches through the config's test pipeline (its loading and annotation
     steps replaced by :func:`~mmcast.apis.load_image`) and the model's
-    ``test_step``.
+    ``test_step``; the images of a batch that have one size after the
+    pipeline go through the model together.
 
     Example::
 
@@ -138,9 +139,20 @@ class CASTInferencer(BaseInferencer):
 
     @torch.no_grad()
     def forward(self, data, num_clusters: Optional[Sequence[int]] = None):
-        """The model's predictions and the hierarchies of a batch."""
+        """The model's predictions and the hierarchies of a batch (images
+        of one size after the pipeline share a forward pass: mmseg's
+        preprocessor stacks test images without padding)."""
         images, batch = data
-        samples = self.model.test_step(batch)
+        groups = {}
+        for i, x in enumerate(batch['inputs']):
+            groups.setdefault(tuple(x.shape), []).append(i)
+        samples = [None] * len(images)
+        for idx in groups.values():
+            out = self.model.test_step(
+                dict(inputs=[batch['inputs'][i] for i in idx],
+                     data_samples=[batch['data_samples'][i] for i in idx]))
+            for i, sample in zip(idx, out):
+                samples[i] = sample
         return [
             dict(name=img['name'], image=img['img'], sample=sample,
                  hierarchy=inference_hierarchy(self.model, img['img'],
