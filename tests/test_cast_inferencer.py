@@ -106,6 +106,9 @@ def test_arrays_classifier_and_show(tmp_path, monkeypatch):
                      'image_00001', 'image_00001 hierarchy']
     with open(tmp_path / 'out' / 'pred' / 'image_00001.json') as f:
         assert json.load(f)['pred_class'] == 'dog'
+    samples = inferencer(images[:1], return_datasamples=True)['predictions']
+    assert int(samples[0].pred_label) == 3
+    assert samples[0].hierarchy.levels[0].shape == images[0].shape[:2]
 
 
 def test_missing_inputs_are_one_line_errors(seg_checkpoint, tmp_path):

@@ -12,6 +12,7 @@ texture and shape, and their boundaries are sharp enough for SEEDS::
 """
 import os
 import os.path as osp
+import sys
 
 import cv2
 import numpy as np
@@ -120,7 +121,7 @@ def generate_toy_scenes(root, num_train=300, num_val=50, size=128, seed=0,
     bar = None
     if progress:
         print(f'generating {num_train + num_val} toy scenes in {root}')
-        bar = ProgressBar(num_train + num_val)
+        bar = ProgressBar(num_train + num_val, file=sys.stdout)
     for split, count in (('training', num_train), ('validation', num_val)):
         img_dir = osp.join(root, 'images', split)
         ann_dir = osp.join(root, 'annotations', split)

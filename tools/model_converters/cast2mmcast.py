@@ -12,6 +12,7 @@ linear head) it is a whole-model checkpoint for ``load_from``.
 """
 import argparse
 import os.path as osp
+import sys
 
 import torch
 from mmengine.utils import ProgressBar
@@ -38,9 +39,9 @@ def parse_args():
 def convert(src, dst, prefix='', head_prefix=None, progress=False):
     """Convert ``src`` to ``dst``; returns the written dict.  ``progress``
     shows a bar over the three steps (read, map, write) for files of 64 MB
-    and more (a release CAST-S file takes seconds)."""
-    bar = ProgressBar(3) if progress and osp.isfile(src) and \
-        osp.getsize(src) >= 64 << 20 else None
+    and more."""
+    large = osp.isfile(src) and osp.getsize(src) >= 64 << 20
+    bar = ProgressBar(3, file=sys.stdout) if progress and large else None
     ckpt = load_checkpoint_file(src)
     if not isinstance(ckpt, dict):
         raise CheckpointError(f'{src} holds a {type(ckpt).__name__}, not '
