@@ -1,7 +1,8 @@
 # Copyright (c) mmcast contributors. All rights reserved.
 """Superpixels never crash the process: a fuzz over shapes (1x1 to
-1200x1600, thin, tall), dtypes and counts runs in a subprocess, so a
-segfault inside OpenCV fails the test instead of killing pytest.
+1200x1600, thin, tall), dtypes, counts and algorithms (SEEDS with both
+presets, SLICO, SLIC) runs in a subprocess, so a segfault inside OpenCV
+fails the test instead of killing pytest.
 
 Run as a script (``python tests/test_superpixel_robustness.py``) it is the
 fuzz itself: it prints every case before running it and a JSON summary at
@@ -23,6 +24,11 @@ SHAPES = [(1, 1), (1, 2), (2, 1), (2, 2), (3, 5), (5, 3), (7, 3), (8, 8),
           (16, 16), (33, 47), (100, 5), (64, 64), (128, 128), (224, 224),
           (333, 500), (1200, 1600)]
 COUNTS = [1, 10, 196, None]  # None: the transform's default (area / 16^2)
+#: (SEEDS preset, algorithm, SLIC variant)
+SETTINGS = [('segmentation', 'seeds', None),
+            ('classification', 'seeds', None),
+            ('segmentation', 'slic', 'SLICO'),
+            ('segmentation', 'slic', 'SLIC')]
 KINDS = ['uint8', 'gray', 'gray1', 'rgba', 'grey_alpha', 'uint16',
          'float01', 'float255_nan', 'bool', 'int32', 'constant']
 
@@ -78,16 +84,16 @@ def fuzz():
     problems = []
     for H, W in SHAPES:
         for count in COUNTS:
-            for preset, algorithm in (('segmentation', 'seeds'),
-                                      ('classification', 'seeds'),
-                                      ('segmentation', 'slic')):
+            for preset, algorithm, slic in SETTINGS:
                 kind = KINDS[tried % len(KINDS)]
-                case = f'{H}x{W} {kind} n={count} {preset} {algorithm}'
+                case = f'{H}x{W} {kind} n={count} {preset} {slic or ""}' \
+                    f'{algorithm}'
                 print('case', case, flush=True)
                 img = make_image(kind, H, W, rng)
-                transform = Superpixels(algorithm=algorithm,
-                                        num_superpixels=count,
-                                        preset=preset)
+                transform = Superpixels(
+                    algorithm=algorithm, num_superpixels=count,
+                    preset=preset,
+                    slic_cfg=dict(algorithm=slic) if slic else None)
                 tried += 1
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter('always')
@@ -146,7 +152,7 @@ def test_fuzz_in_a_subprocess():
         f"{cases[-1] if cases else '?'}\n{proc.stderr[-2000:]}")
     summary = json.loads(proc.stdout.splitlines()[-1])
     assert summary['problems'] == [] and summary['grid_mismatches'] == []
-    n = len(SHAPES) * len(COUNTS) * 3
+    n = len(SHAPES) * len(COUNTS) * len(SETTINGS)
     assert summary['tried'] == n + 5 == summary['survived']
     assert summary['refused'] == 5
     # The crashing shapes were there and took the fallback.
@@ -193,6 +199,12 @@ def test_grid_fallback_and_formats():
         == [255, 0]
     with pytest.raises(ValueError, match='empty image'):
         to_three_channels(np.zeros((0, 3), np.uint8))
+
+
+def test_mslic_is_refused_when_the_transform_is_built():
+    from mmcast.datasets.transforms import Superpixels
+    with pytest.raises(ValueError, match='MSLIC crashes OpenCV'):
+        Superpixels(algorithm='slic', slic_cfg=dict(algorithm='MSLIC'))
 
 
 if __name__ == '__main__':

@@ -127,6 +127,8 @@ def guarded(algorithm, H, W, n, levels, double_step):
                                                        slic_fits)
     if algorithm == 'seeds':
         return seeds_top_grid(H, W, n, levels) is not None
+    if algorithm == 'mslic':
+        return False  # mmcast does not offer it
     return slic_fits(H, W, max(1, int(round((H * W / n)**0.5))))
 
 

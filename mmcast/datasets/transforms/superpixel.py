@@ -74,10 +74,29 @@ def seeds_top_grid(height: int,
     return grid if min(grid) >= 1 else None
 
 
+#: SLIC variants offered.  OpenCV's MSLIC is left out: it segfaults on
+#: shapes where SLIC and SLICO run, depending on the image's content
+#: (docs/robustness.md), so no shape rule can make it safe.
+SLIC_ALGORITHMS = ('SLICO', 'SLIC')
+
+
+def check_slic_cfg(slic_cfg: Optional[dict]) -> dict:
+    """The SLIC settings with their defaults, or a one-line ValueError."""
+    cfg = dict(dict(algorithm='SLICO', ruler=10., num_iterations=10),
+               **(slic_cfg or {}))
+    if str(cfg['algorithm']).upper() not in SLIC_ALGORITHMS:
+        raise ValueError(
+            f"slic_cfg algorithm must be one of {SLIC_ALGORITHMS}, got "
+            f"{cfg['algorithm']!r} (MSLIC crashes OpenCV on ordinary "
+            'images, see docs/robustness.md)')
+    return cfg
+
+
 def slic_fits(height: int, width: int, region_size: int) -> bool:
-    """Whether OpenCV's SLIC/SLICO can take this shape (measured: it
-    segfaults on images thinner than its region size or than 8 pixels,
-    docs/robustness.md)."""
+    """Whether OpenCV's SLIC/SLICO can take this shape: the image must be
+    at least ``region_size`` and 8 pixels thick.  A conservative rule,
+    measured: OpenCV segfaults on some thinner images and never did on
+    these (docs/robustness.md)."""
     return min(height, width) >= max(8, region_size)
 
 
@@ -118,8 +137,8 @@ def compute_superpixels(img: np.ndarray,
         algorithm (str): ``'seeds'`` or ``'slic'``.
         seeds_cfg (dict, optional): ``num_levels``, ``prior``,
             ``histogram_bins``, ``double_step``, ``num_iterations``.
-        slic_cfg (dict, optional): ``algorithm`` (``'SLICO'``, ``'SLIC'``,
-            ``'MSLIC'``), ``ruler``, ``num_iterations``; the region size
+        slic_cfg (dict, optional): ``algorithm`` (``'SLICO'`` or
+            ``'SLIC'``), ``ruler``, ``num_iterations``; the region size
             follows from ``num_superpixels``.
         channel_order (str): ``'bgr'`` (mmcv's loading) or ``'rgb'``.
 
@@ -139,8 +158,7 @@ def compute_superpixels(img: np.ndarray,
         runs = seeds_top_grid(H, W, num_superpixels,
                               cfg['num_levels']) is not None
     else:
-        cfg = dict(dict(algorithm='SLICO', ruler=10., num_iterations=10),
-                   **(slic_cfg or {}))
+        cfg = check_slic_cfg(slic_cfg)
         region = max(1, int(round((H * W / num_superpixels)**0.5)))
         runs = slic_fits(H, W, region)
     if not runs:
@@ -260,7 +278,7 @@ class Superpixels(BaseTransform):
         self.num_superpixels = num_superpixels
         self.stride = stride
         self.seeds_cfg = dict(SEEDS_PRESETS[preset], **(seeds_cfg or {}))
-        self.slic_cfg = slic_cfg
+        self.slic_cfg = check_slic_cfg(slic_cfg)
         self.channel_order = channel_order
         self.append_to_img = append_to_img
 
