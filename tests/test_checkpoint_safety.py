@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import zipfile
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -45,8 +46,19 @@ def marker(tmp_path):
     return str(tmp_path / 'MARKER')
 
 
+@pytest.fixture(params=['weights_only', 'old_torch'])
+def torch_path(request, monkeypatch):
+    """Both ways mmcast loads: torch's weights_only with a scoped
+    allow-list, and, for torch < 2.5 (no scoped allow-lists), the
+    restricted unpickler (forced here by hiding the newer API)."""
+    if request.param == 'old_torch':
+        monkeypatch.delattr(torch.serialization, 'safe_globals')
+    return request.param
+
+
 @pytest.mark.parametrize('kind', ['open', 'os.system', 'subprocess'])
-def test_pickled_code_is_refused_and_never_runs(kind, marker, tmp_path):
+def test_pickled_code_is_refused_and_never_runs(kind, marker, tmp_path,
+                                                torch_path):
     calls = {
         'open': (open, marker, 'w'),
         'os.system': (os.system, f'touch {marker}'),
@@ -72,7 +84,8 @@ def test_pickled_code_is_refused_and_never_runs(kind, marker, tmp_path):
     assert osp.exists(marker)
 
 
-def test_getattr_only_names_history_buffer_statistics(tmp_path):
+def test_getattr_only_names_history_buffer_statistics(tmp_path,
+                                                       torch_path):
     # mmengine's checkpoints need getattr(HistoryBuffer, 'mean'); nothing
     # else is reachable through it.
     ok = str(tmp_path / 'ok.pth')
@@ -87,7 +100,7 @@ def test_getattr_only_names_history_buffer_statistics(tmp_path):
             load_checkpoint_file(path)
 
 
-def test_allow_list_is_scoped_to_mmcast_loads(tmp_path):
+def test_allow_list_is_scoped_to_mmcast_loads(tmp_path, torch_path):
     before = set(map(str, torch.serialization.get_safe_globals()))
     path = str(tmp_path / 'hub.pth')
     buffer = HistoryBuffer()
@@ -101,6 +114,13 @@ def test_allow_list_is_scoped_to_mmcast_loads(tmp_path):
     # A plain weights_only load outside mmcast still refuses them.
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path, weights_only=True)
+    # So does the restricted unpickler without the allow-list entries.
+    if torch_path == 'old_torch':
+        from mmcast.engine import checkpoint
+        with mock.patch.object(checkpoint, 'checkpoint_safe_globals',
+                               lambda: []):
+            with pytest.raises(CheckpointError, match='HistoryBuffer'):
+                load_checkpoint_file(path)
 
 
 def test_import_sets_no_process_wide_switch():
@@ -148,7 +168,7 @@ def bad_files(tmp_path):
     return good, files
 
 
-def test_damaged_and_foreign_files_fail_in_one_line(tmp_path):
+def test_damaged_and_foreign_files_fail_in_one_line(tmp_path, torch_path):
     good, files = bad_files(tmp_path)
     assert set(load_checkpoint_file(good)['state_dict']) == {
         'w0', 'w1', 'w2', 'w3'}

@@ -106,6 +106,57 @@ def allow_checkpoint_globals():
         yield
 
 
+def _global_name(entry) -> tuple:
+    if isinstance(entry, tuple):
+        return entry[1], entry[0]
+    return f'{entry.__module__}.{entry.__qualname__}', entry
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """For torch < 2.5 (no ``torch.serialization.safe_globals``): an
+    unpickler that imports nothing but what torch's ``weights_only``
+    loading allows and :func:`checkpoint_safe_globals`, so no other
+    callable can be reached, let alone run."""
+
+    def find_class(self, module: str, name: str):
+        # Python 2 names (protocol 2: '__builtin__'), as pickle maps them
+        import _compat_pickle
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name),
+                                                       (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        from torch._weights_only_unpickler import _get_allowed_globals
+        allowed = dict(_get_allowed_globals())
+        allowed.update(_global_name(g) for g in checkpoint_safe_globals())
+        found = allowed.get(f'{module}.{name}')
+        if found is None:
+            raise pickle.UnpicklingError(
+                f'Unsupported global: GLOBAL {module}.{name} was not an '
+                'allowed global')
+        return found
+
+
+#: ``torch.load``'s ``pickle_module`` for torch < 2.5.
+_RESTRICTED_PICKLE = type(sys)('mmcast_restricted_pickle')
+_RESTRICTED_PICKLE.Unpickler = _RestrictedUnpickler
+_RESTRICTED_PICKLE.load = \
+    lambda f, **kwargs: _RestrictedUnpickler(f, **kwargs).load()
+
+
+def _safe_torch_load(path: str, map_location) -> Any:
+    """``torch.load`` with ``weights_only=True`` and the allow-list, or,
+    on a torch without scoped allow-lists, with the restricted unpickler."""
+    with warnings.catch_warnings():
+        # A refused file is reported by the caller, not warned about.
+        warnings.filterwarnings('ignore', 'Detected pickle protocol')
+        if hasattr(torch.serialization, 'safe_globals'):
+            with allow_checkpoint_globals():
+                return torch.load(path, map_location=map_location,
+                                  weights_only=True)
+        return torch.load(path, map_location=map_location,
+                          pickle_module=_RESTRICTED_PICKLE,
+                          weights_only=False)
+
+
 # ----------------------------------------------------------------------
 # Reading a file
 #: First bytes of common files that are not checkpoints.
@@ -207,11 +258,7 @@ def load_checkpoint_file(filename, map_location='cpu') -> Any:
         raise CheckpointError(f'{name} is a directory, not a checkpoint file')
     _check_format(path, name)
     try:
-        with allow_checkpoint_globals(), warnings.catch_warnings():
-            # A refused file is reported below, not warned about.
-            warnings.filterwarnings('ignore', 'Detected pickle protocol')
-            return torch.load(path, map_location=map_location,
-                              weights_only=True)
+        return _safe_torch_load(path, map_location)
     except pickle.UnpicklingError as e:
         refused = _refused_global(str(e))
         if refused is None:
