@@ -12,11 +12,9 @@ import numpy as np
 import torch
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.infer import BaseInferencer
-from mmengine.registry import DefaultScope
+from mmengine.registry import TRANSFORMS
 
-from mmcast.apis.inference import (_is_classifier, _registry,
-                                   inference_hierarchy, init_model,
-                                   load_image)
+from mmcast.apis.inference import inference_hierarchy, init_model, load_image
 
 InputType = Union[str, np.ndarray]
 InputsType = Union[InputType, Sequence[InputType]]
@@ -91,8 +89,7 @@ class CASTInferencer(BaseInferencer):
             dict(t) for t in steps
             if not str(t['type']).split('.')[-1].startswith('Load')
         ]
-        registry = _registry('TRANSFORMS', self.scope)
-        with DefaultScope.overwrite_default_scope(self.scope):
+        with TRANSFORMS.switch_scope_and_registry(self.scope) as registry:
             return Compose([registry.build(t) for t in keep])
 
     def _init_collate(self, cfg):
@@ -166,7 +163,7 @@ class CASTInferencer(BaseInferencer):
         classes = meta.get('classes')
         out = dict(name=pred['name'], hierarchy=pred['hierarchy'])
         sample = pred['sample']
-        if _is_classifier(self.model):
+        if hasattr(sample, 'pred_score'):  # mmpretrain's DataSample
             scores = sample.pred_score.float().cpu().numpy()
             label = int(sample.pred_label.item())
             out.update(pred_score=scores, pred_label=label,
