@@ -69,14 +69,17 @@ def test_classification_panel_lists_the_best_classes():
     assert len(np.split(rows, np.where(np.diff(rows) > 1)[0] + 1)) == 3
 
 
-def test_quickstart_picture_has_image_prediction_and_legend(tmp_path):
-    from mmcast.apis import load_config
+CONFIG = osp.join(ROOT, 'configs', 'cast_toy_scenes.py')
+
+
+def box_checkpoint(tmp_path):
+    """Toy data and a toy-config checkpoint that predicts 'box'
+    everywhere."""
     from mmcast.datasets import generate_toy_scenes
     from tests.hierarchy_helpers import quiet_init_model
     root = generate_toy_scenes(str(tmp_path / 'toy'), 2, 2, 64)
-    config = osp.join(ROOT, 'configs', 'cast_toy_scenes.py')
     ckpt = str(tmp_path / 'toy.pth')
-    model = quiet_init_model(config)
+    model = quiet_init_model(CONFIG)
     with torch.no_grad():  # predict 'box' everywhere
         model.decode_head.conv_seg.weight.zero_()
         model.decode_head.conv_seg.bias.copy_(
@@ -86,7 +89,13 @@ def test_quickstart_picture_has_image_prediction_and_legend(tmp_path):
         palette=[[70, 130, 180], [120, 100, 60], [220, 40, 40],
                  [240, 200, 40], [150, 60, 200]]))
     torch.save(dict(state_dict=model.state_dict(), meta=meta), ckpt)
-    cfg = load_config(config, {
+    return root, ckpt, meta
+
+
+def test_quickstart_picture_has_image_prediction_and_legend(tmp_path):
+    from mmcast.apis import load_config
+    root, ckpt, meta = box_checkpoint(tmp_path)
+    cfg = load_config(CONFIG, {
         f'{n}.dataset.data_root': root
         for n in ('train_dataloader', 'val_dataloader', 'test_dataloader')
     }, str(tmp_path / 'wd'))
@@ -108,3 +117,18 @@ def test_quickstart_picture_has_image_prediction_and_legend(tmp_path):
     legend = picture[rows[-1] + 1:]
     assert legend.shape[0] > 10
     assert has_colour(legend, box) and has_colour(legend, [70, 130, 180])
+
+
+def test_quickstart_with_a_checkpoint_tests_and_draws(tmp_path, capsys):
+    root, ckpt, _ = box_checkpoint(tmp_path)
+    work = str(tmp_path / 'work')
+    argv = ['quickstart.py', '--data-root', root, '--work-dir', work,
+            '--checkpoint', ckpt]
+    with mock.patch.object(sys, 'argv', argv):
+        quickstart = load_tool('tools/quickstart.py')
+        quickstart.main()
+    out = capsys.readouterr().out
+    assert f'quickstart: tested {ckpt}' in out and 'mIoU' in out
+    assert not osp.exists(osp.join(work, 'iter_1200.pth'))  # no training
+    for name in ('prediction.png', 'hierarchy.png'):
+        assert cv2.imread(osp.join(work, name)) is not None
