@@ -10,7 +10,9 @@ anything in it runs.  The allow-list holds what mmengine's own checkpoints
 contain besides tensors (its message hub: NumPy arrays and scalars,
 ``HistoryBuffer``) and the ``argparse.Namespace`` in which DeiT/timm
 checkpoints store their command line; it is active only while mmcast
-loads, never process-wide.
+loads, never process-wide.  (torch < 2.5 has no scoped allow-lists: there
+a restricted unpickler that imports nothing but the same allow-list reads
+the file.)
 
 Importing mmcast registers :func:`load_from_local_safely` and
 :func:`load_from_http_safely` as mmengine's loaders for local paths and
