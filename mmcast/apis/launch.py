@@ -82,16 +82,22 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 
 def enable_amp(cfg: Config) -> None:
-    """``--amp``: mixed precision through mmengine's AmpOptimWrapper."""
-    if not torch.cuda.is_available():
-        raise RuntimeError('--amp needs a CUDA GPU: mmengine\'s '
-                           'AmpOptimWrapper is CUDA-only; drop --amp on CPU')
+    """``--amp``: mixed precision training.
+
+    With a GPU, mmengine's ``AmpOptimWrapper`` (float16 autocast, dynamic
+    loss scaling); without one, mmcast's ``CPUAmpOptimWrapper`` (bfloat16
+    autocast on the CPU; mmengine's wrapper is GPU-only).
+    """
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-    if wrapper != 'AmpOptimWrapper':
-        if wrapper != 'OptimWrapper':
-            raise ValueError(f'--amp works with OptimWrapper, the config '
-                             f'uses {wrapper}')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    wanted = 'AmpOptimWrapper' if torch.cuda.is_available() else \
+        'CPUAmpOptimWrapper'
+    if wrapper == wanted:
+        return
+    if wrapper != 'OptimWrapper':
+        raise ValueError(f'--amp works with OptimWrapper, the config uses '
+                         f'{wrapper}')
+    cfg.optim_wrapper.type = wanted
+    if wanted == 'AmpOptimWrapper':
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
@@ -205,11 +211,28 @@ def check_config(cfg: Config, mode: str = 'train') -> None:
 def build_runner(cfg: Config, mode: str = 'train') -> Runner:
     """Build the runner for an mmseg or mmpretrain config (the registries
     are chosen by the config's ``default_scope``), after
-    :func:`check_config`."""
+    :func:`check_config`.  It adds :class:`~mmcast.engine.ProgressBarHook`
+    (a bar over evaluations on a terminal) and, to train,
+    :class:`~mmcast.engine.RNGStateHook` (exact resume).  In ``'test'``
+    mode the checkpoint to test (``load_from``) is checked against the
+    model, so one of another architecture fails in one line instead of
+    testing random weights."""
     import mmcast  # noqa: F401  (registers mmcast components)
     check_config(cfg, mode)
     setup_cpu_distributed(cfg)
+    # exact resume, and a progress bar over evaluations (mmcast.engine)
+    for hook in ('RNGStateHook', 'ProgressBarHook'):
+        if (mode == 'train' or hook == 'ProgressBarHook') and \
+                not _contains_type(cfg.get('custom_hooks'), hook):
+            cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+                dict(type=hook)
+            ]
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    if mode == 'test' and cfg.get('load_from'):
+        from mmcast.engine import check_checkpoint
+        check_checkpoint(runner.model, cfg.load_from)
+    return runner
