@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from torch import Tensor
 
-from mmcast.models.necks.token_pool import TokenPool
+from mmcast.models.utils.token_pool import TokenPool
 from mmcast.models.utils.attention import MaskedSelfAttention
 from mmcast.models.utils.centroid_sampling import random_token_sampling
 from mmcast.models.utils.fps import farthest_point_sampling

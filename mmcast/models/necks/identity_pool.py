@@ -4,7 +4,7 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
-from mmcast.models.necks.token_pool import TokenPool, hard_logits
+from mmcast.models.utils.token_pool import TokenPool, hard_logits
 from mmcast.registry import register_model
 
 
@@ -17,7 +17,8 @@ class IdentityPool(TokenPool):
     logits are the identity assignment (``0`` on the diagonal, ``-inf``
     elsewhere), so the hierarchy repeats the level below and the
     hypercolumn head unpools every stage to the tokens themselves.
-    ``num_clusters`` is ignored.
+    ``num_clusters`` is ignored (the attribute is None: the stage keeps
+    its token count).
 
     Args:
         embed_dims (int): C.
@@ -30,7 +31,7 @@ class IdentityPool(TokenPool):
                  embed_dims: int,
                  num_clusters: Optional[int] = None,
                  init_cfg=None):
-        super().__init__(embed_dims, num_clusters, init_cfg=init_cfg)
+        super().__init__(embed_dims, None, init_cfg=init_cfg)
 
     def pool(self,
              tokens: Tensor,

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmcast.models.necks.graph_pool import CENTROID_INITS
-from mmcast.models.necks.token_pool import TokenPool, assigned_means
+from mmcast.models.utils.token_pool import TokenPool, assigned_means
 from mmcast.models.utils.centroid_sampling import random_token_sampling
 from mmcast.models.utils.fps import farthest_point_sampling
 from mmcast.registry import register_model

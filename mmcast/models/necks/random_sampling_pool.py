@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmcast.models.necks.token_pool import TokenPool
+from mmcast.models.utils.token_pool import TokenPool
 from mmcast.models.utils.centroid_sampling import random_token_sampling
 from mmcast.registry import register_model
 

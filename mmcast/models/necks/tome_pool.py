@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmcast.models.necks.token_pool import TokenPool, hard_logits
+from mmcast.models.utils.token_pool import TokenPool, hard_logits
 from mmcast.registry import register_model
 
 

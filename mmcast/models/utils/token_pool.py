@@ -5,7 +5,7 @@ A pooling turns the ``N_l`` tokens of a stage into ``N_{l+1}`` segment
 tokens and says which segment each token joins.  CAST's hierarchy (the
 chained ``argmax`` of the assignment logits), the unpooling of the
 hypercolumn head and every hierarchy metric read only that, so any pooling
-below can end a stage (CAST paper, Table 5a/5b):
+of :mod:`mmcast.models.necks` can end a stage (CAST paper, Table 5a/5b):
 
 =====================  ====================================================
 ``GraphPool``          the paper's (default): FPS or random centroids,
