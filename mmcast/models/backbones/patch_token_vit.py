@@ -41,12 +41,16 @@ class PatchTokenViT(BaseModule):
             ``'mmseg.VisionTransformer'``).
         neck (dict, optional): a ``GraphPoolNeck`` config; its
             ``embed_dims`` and ``patch_size`` default to the ViT's.
+        out_type (str, optional): sets the output kind of the neck (or of
+            the ViT without a neck, e.g. ``'featmap'`` for a decode head),
+            so that one ViT config serves every task.
         init_cfg (dict, optional): initialisation config.
     """
 
     def __init__(self,
                  vit: dict,
                  neck: Optional[dict] = None,
+                 out_type: Optional[str] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.vit = SEG_MODELS.build(vit)
@@ -57,10 +61,19 @@ class PatchTokenViT(BaseModule):
                             f'{type(self.vit).__name__}')
         self.neck = None
         if neck is not None:
+            keeps_cls = getattr(self.vit, 'out_type', None) == 'raw' or \
+                getattr(self.vit, 'output_cls_token', False)
+            if not keeps_cls or getattr(self.vit, 'final_norm', False):
+                raise ValueError(
+                    'a GraphPoolNeck needs the ViT\'s class token and tokens '
+                    "before its final norm: set out_type='raw' (mmpretrain) "
+                    'or output_cls_token=True (mmseg), and final_norm=False')
             neck = dict(neck)
             neck.setdefault('embed_dims', embed.out_channels)
             neck.setdefault('patch_size', embed.stride[0])
             self.neck = SEG_MODELS.build(neck)
+        if out_type is not None:
+            self.out_type = out_type
 
     def _with_neck(self, what: str):
         if self.neck is None:
