@@ -76,6 +76,8 @@ class PatchTokenViT(BaseModule):
             self.out_type = out_type
 
     def _with_neck(self, what: str):
+        # An AttributeError keeps hasattr() meaningful: a plain ViT is not a
+        # CAST-like backbone.
         if self.neck is None:
             raise AttributeError(f'{what}: this PatchTokenViT has no neck '
                                  '(a plain ViT has no stages nor pooling)')
