@@ -3,7 +3,7 @@
 
     python tools/analysis_tools/toy_ablation.py --out FILE.json \\
         [--rows vit_s vit_s_graphpool cast_s_nopool cast_s] [--seed 0]
-        [--steps 300] [--finetune-steps 150] [--threads N]
+        [--steps 150] [--finetune-steps 80] [--views 600] [--threads N]
 
 Every row is built from its own configs in ``configs/ablations/table3a/``
 (MoCo v3 pre-training, VOC segment retrieval, VOC transfer), shrunk to a
@@ -11,9 +11,11 @@ tiny model (64 channels, one block per stage, equal depth and width for
 every row) and run on mmcast's procedural toy scenes instead of COCO and
 VOC:
 
-1. self-supervised: MoCo v3 for ``--steps`` steps on two augmented 112 px
-   views of the training scenes (the config's view pipelines, superpixels
-   every 8 px: 196 tokens per view, as 224 / 16);
+1. self-supervised: MoCo v3 for ``--steps`` steps, each batch drawn from
+   ``--views`` pairs of augmented 112 px views of the training scenes made
+   once, for all rows, by the configs' view pipelines (superpixels of each
+   crop every 8 px: 196 tokens per view, as 224 / 16; patches of 8 px for
+   the ViT rows, as many);
 2. before tuning: segment retrieval (``SegmentRetrievalMetric``, 20
    neighbours) of the 8-segment level of held-out scenes against a bank of
    training scenes, scored by dataset-pooled region mIoU and boundary F;
@@ -61,12 +63,15 @@ def parse_args(argv=None):
     p.add_argument('--out', required=True, help='JSON file to write')
     p.add_argument('--rows', nargs='+', default=list(ROWS), choices=ROWS)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--steps', type=int, default=300,
+    p.add_argument('--steps', type=int, default=150,
                    help='MoCo v3 steps per row')
-    p.add_argument('--batch-size', type=int, default=32)
+    p.add_argument('--batch-size', type=int, default=16)
+    p.add_argument('--views', type=int, default=600,
+                   help='pairs of augmented views made once and shared by '
+                   'the rows (each with its own superpixels)')
     p.add_argument('--lr', type=float, default=1e-3,
                    help='MoCo v3 AdamW learning rate')
-    p.add_argument('--finetune-steps', type=int, default=150)
+    p.add_argument('--finetune-steps', type=int, default=80)
     p.add_argument('--finetune-batch-size', type=int, default=8)
     p.add_argument('--finetune-lr', type=float, default=0.01)
     p.add_argument('--train-images', type=int, default=300)
@@ -119,11 +124,29 @@ def moco_model(row, args):
     model['head']['predictor'].update(in_channels=out, hid_channels=hidden,
                                       out_channels=out)
     model['data_preprocessor'] = cfg.data_preprocessor.to_dict()
+    return model
+
+
+def view_pairs(scenes, args):
+    """Two augmented views of random scenes, made by the MoCo configs'
+    pipeline (the same for every row) at ``view_size``, each with the
+    superpixels of its own crop (every 8 px: 196 per 112 px view)."""
+    import numpy as np
+    from mmcv.transforms import Compose
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import TRANSFORMS
+    cfg = row_config('cast_s', 'mocov3_coco')
     views = cfg.train_pipeline[1]  # MultiView, one pipeline per view
     for view in views['transforms']:
         view[0]['scale'] = args.view_size  # RandomResizedCrop
-        view[-1]['stride'] = 8  # Superpixels: 196 per 112 px view
-    return model, [views, cfg.train_pipeline[-1]]
+        view[-1]['stride'] = 8  # Superpixels
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        pipeline = Compose([TRANSFORMS.build(t) for t in (
+            views, cfg.train_pipeline[-1])])
+    rng = np.random.default_rng(args.seed + 1)
+    np.random.seed(args.seed + 2)  # the transforms draw from numpy
+    return [pipeline(dict(img=scenes[i]['img'].copy()))
+            for i in rng.integers(0, len(scenes), args.views)]
 
 
 def retrieval_model(row, args):
@@ -226,37 +249,29 @@ def evaluate(model, scenes, metrics, roles=None):
 
 # ----------------------------------------------------------------------
 # The three steps of a row
-def pretrain(row, scenes, args, log):
-    """MoCo v3 on two augmented views per scene; returns the model."""
+def pretrain(row, pairs, args, log):
+    """MoCo v3 on batches of view pairs; returns the model."""
     import numpy as np
     import torch
     from mmengine.dataset import default_collate
     from mmengine.logging import MessageHub
     from mmengine.optim import OptimWrapper
-    from mmengine.registry import DefaultScope
-    from mmpretrain.registry import TRANSFORMS
-    from mmcv.transforms import Compose
-    cfg, pipeline = moco_model(row, args)
     torch.manual_seed(args.seed)
-    model = build(cfg, 'mmpretrain')
+    model = build(moco_model(row, args), 'mmpretrain')
     model.init_weights()
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        views = Compose([TRANSFORMS.build(t) for t in pipeline])
     optim = OptimWrapper(torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=args.lr,
         weight_decay=0.1))
     sched = torch.optim.lr_scheduler.OneCycleLR(
         optim.optimizer, max_lr=args.lr, total_steps=args.steps,
-        pct_start=0.1)
-    rng = np.random.default_rng(args.seed + 1)
-    np.random.seed(args.seed + 2)  # the transforms draw from numpy
+        pct_start=max(0.1, 2 / args.steps))
+    rng = np.random.default_rng(args.seed + 3)
     # The momentum encoder's cosine schedule reads the run's length.
     MessageHub.get_current_instance().update_info('max_iters', args.steps)
     model.train()
     for step in range(args.steps):
-        idx = rng.choice(len(scenes), args.batch_size, replace=False)
-        batch = default_collate([views(dict(img=scenes[i]['img'].copy()))
-                                for i in idx])
+        idx = rng.choice(len(pairs), args.batch_size, replace=False)
+        batch = default_collate([pairs[i] for i in idx])
         losses = model.train_step(batch, optim)
         sched.step()
         if (step + 1) % max(1, args.steps // 5) == 0:
@@ -300,7 +315,7 @@ def transfer(row, backbone_state, scenes, val, args, log):
         lr=args.finetune_lr, momentum=0.9, weight_decay=1e-4))
     sched = torch.optim.lr_scheduler.PolynomialLR(
         optim.optimizer, total_iters=args.finetune_steps, power=0.9)
-    rng = np.random.default_rng(args.seed + 3)
+    rng = np.random.default_rng(args.seed + 4)
     model.train()
     for step in range(args.finetune_steps):
         idx = rng.choice(len(scenes), args.finetune_batch_size,
@@ -370,19 +385,30 @@ def main(argv=None):
     scenes = make_scenes(args.train_images, args.size, args.seed)
     val = make_scenes(args.val_images, args.size, args.seed + 1000)
     bank = scenes[:args.bank_images]
+    log(f'making {args.views} pairs of augmented views (superpixels each)')
+    pairs = view_pairs(scenes, args)
+    log(f'data ready after {time.time() - t0:.0f} s')
     rows = {}
     for row in args.rows:
         start = time.time()
         log(f'{TITLES[row]} ({row}): MoCo v3, {args.steps} steps')
-        moco = pretrain(row, scenes, args, log)
+        moco = pretrain(row, pairs, args, log)
         state = backbone_weights(moco)
         del moco
-        log('  segment retrieval (before tuning)')
+        t1 = time.time()
+        log(f'  segment retrieval (before tuning); pre-training took '
+            f'{t1 - start:.0f} s')
         before = retrieve(row, state, bank, val, args)
-        log(f'  transfer, {args.finetune_steps} steps (after tuning)')
+        t2 = time.time()
+        log(f'  transfer, {args.finetune_steps} steps (after tuning); '
+            f'retrieval took {t2 - t1:.0f} s')
         after = transfer(row, state, scenes, val, args, log)
         rows[row] = dict(before=before, after=after,
-                         seconds=round(time.time() - start, 1))
+                         seconds=round(time.time() - start, 1),
+                         phase_seconds=dict(
+                             pretrain=round(t1 - start, 1),
+                             retrieval=round(t2 - t1, 1),
+                             transfer=round(time.time() - t2, 1)))
         log(f'  before {100 * before["region_miou"]:.1f} / '
             f'{100 * before["boundary_f"]:.1f}, after '
             f'{100 * after["region_miou"]:.1f} / '
@@ -396,6 +422,7 @@ def main(argv=None):
                                   boundary_f=v['after'][1] / 100))
                for k, v in PAPER.items() if k in rows},
         seed=args.seed, steps=args.steps, batch_size=args.batch_size,
+        views=args.views,
         lr=args.lr, finetune_steps=args.finetune_steps,
         finetune_batch_size=args.finetune_batch_size,
         finetune_lr=args.finetune_lr, train_images=args.train_images,
