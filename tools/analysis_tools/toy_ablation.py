@@ -3,7 +3,7 @@
 
     python tools/analysis_tools/toy_ablation.py --out FILE.json \\
         [--rows vit_s vit_s_graphpool cast_s_nopool cast_s] [--seed 0]
-        [--steps 150] [--finetune-steps 80] [--views 600] [--threads N]
+        [--steps 120] [--finetune-steps 200] [--views 600] [--threads N]
 
 Every row is built from its own configs in ``configs/ablations/table3a/``
 (MoCo v3 pre-training, VOC segment retrieval, VOC transfer), shrunk to a
@@ -63,7 +63,7 @@ def parse_args(argv=None):
     p.add_argument('--out', required=True, help='JSON file to write')
     p.add_argument('--rows', nargs='+', default=list(ROWS), choices=ROWS)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--steps', type=int, default=150,
+    p.add_argument('--steps', type=int, default=120,
                    help='MoCo v3 steps per row')
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--views', type=int, default=600,
@@ -71,11 +71,11 @@ def parse_args(argv=None):
                    'the rows (each with its own superpixels)')
     p.add_argument('--lr', type=float, default=1e-3,
                    help='MoCo v3 AdamW learning rate')
-    p.add_argument('--finetune-steps', type=int, default=80)
+    p.add_argument('--finetune-steps', type=int, default=200)
     p.add_argument('--finetune-batch-size', type=int, default=8)
-    p.add_argument('--finetune-lr', type=float, default=0.01)
+    p.add_argument('--finetune-lr', type=float, default=0.03)
     p.add_argument('--train-images', type=int, default=300)
-    p.add_argument('--bank-images', type=int, default=100)
+    p.add_argument('--bank-images', type=int, default=60)
     p.add_argument('--val-images', type=int, default=60)
     p.add_argument('--size', type=int, default=128)
     p.add_argument('--view-size', type=int, default=112)

@@ -4,7 +4,7 @@
 # the superpixels, a 2-layer 1x1 conv head (conv + BN + ReLU, then the
 # classifier) instead of the mask transformer.  The backbone comes from a
 # MoCo v3 run (configs/ablations/table3a/*_mocov3_coco.py):
-#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/.../epoch_400.pth
+#   --cfg-options model.backbone.init_cfg.checkpoint=CHECKPOINT
 _base_ = ['./cast_s_segmenter.py']
 norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN on several GPUs
 data_preprocessor = dict(size=(512, 512))

@@ -25,16 +25,16 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
-from mmcast.models.utils.token_pool import build_token_pool
 from mmcast.models.utils.attention import TransformerBlock
 from mmcast.models.utils.hypercolumn import (HypercolumnFusion,
                                              chain_assignments, unpool)
+from mmcast.models.utils.stem import build_stem
 from mmcast.models.utils.superpixel_ops import (relabel_superpixels,
                                                 resize_labels,
                                                 scatter_to_pixels,
                                                 segment_mean,
                                                 upsampled_segment_mean)
-from mmcast.models.utils.stem import build_stem
+from mmcast.models.utils.token_pool import build_token_pool
 from mmcast.registry import register_model
 
 MISSING_SUPERPIXELS = (

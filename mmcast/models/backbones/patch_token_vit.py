@@ -54,7 +54,8 @@ class PatchTokenViT(BaseModule):
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.vit = SEG_MODELS.build(vit)
-        embed = getattr(self.vit.patch_embed, 'projection', None)
+        embed = getattr(getattr(self.vit, 'patch_embed', None), 'projection',
+                        None)
         if embed is None:
             raise TypeError('PatchTokenViT needs a VisionTransformer (a '
                             'patch_embed with a projection), got '
@@ -84,13 +85,18 @@ class PatchTokenViT(BaseModule):
         return self.neck
 
     @property
+    def _head_module(self):
+        """What produces the output: the neck, else the ViT."""
+        return self.vit if self.neck is None else self.neck
+
+    @property
     def out_type(self) -> str:
         """The output kind (the neck's, else the ViT's); settable."""
-        return (self.neck or self.vit).out_type
+        return self._head_module.out_type
 
     @out_type.setter
     def out_type(self, value: str):
-        (self.neck or self.vit).out_type = value
+        self._head_module.out_type = value
 
     @property
     def num_clusters(self) -> list:

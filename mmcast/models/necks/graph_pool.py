@@ -9,11 +9,10 @@ from torch import Tensor
 
 from mmcast.models.utils.token_pool import TokenPool
 from mmcast.models.utils.attention import MaskedSelfAttention
-from mmcast.models.utils.centroid_sampling import random_token_sampling
+from mmcast.models.utils.centroid_sampling import (check_centroid_init,
+                                                    random_token_sampling)
 from mmcast.models.utils.fps import farthest_point_sampling
 from mmcast.registry import register_model
-
-CENTROID_INITS = ('fps', 'random')
 
 
 class CentroidRefiner(nn.Module):
@@ -94,12 +93,9 @@ class GraphPool(TokenPool):
                  centroid_init: str = 'fps',
                  init_cfg=None):
         super().__init__(embed_dims, num_clusters, init_cfg=init_cfg)
-        if centroid_init not in CENTROID_INITS:
-            raise ValueError(f'centroid_init must be one of {CENTROID_INITS}'
-                             f', got {centroid_init!r}')
         self.kappa = kappa
         self.l2_normalize_for_fps = l2_normalize_for_fps
-        self.centroid_init = centroid_init
+        self.centroid_init = check_centroid_init(centroid_init)
         self.refine = CentroidRefiner(embed_dims, num_heads, qkv_bias,
                                       norm_cfg)
         # The release builds these with nn.LayerNorm's default eps (1e-5).

@@ -132,14 +132,14 @@ class GraphPoolNeck(CAST):
         N, p = tokens.shape[1], self.patch_size
         if img_shape is not None:
             grid = (math.ceil(img_shape[0] / p), math.ceil(img_shape[1] / p))
+            seen = f'a {tuple(img_shape)} image in {p}-pixel patches'
         else:
-            side = math.isqrt(N)
-            grid = (side, side)
+            grid = (math.isqrt(N), ) * 2
+            seen = 'a square grid'
         if grid[0] * grid[1] != N:
             raise ValueError(
-                f'the ViT gave {N} patch tokens but the grid is {grid[0]}x'
-                f'{grid[1]} ({"image " + str(tuple(img_shape)) if img_shape else "square"}'
-                f', patch {p}): set the neck\'s patch_size to the ViT\'s or '
+                f'the ViT gave {N} patch tokens, {seen} has {grid[0]}x'
+                f'{grid[1]}: set the neck\'s patch_size to the ViT\'s, or '
                 'pass img_shape')
         return tokens, cls, grid
 

@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmcast.models.necks.graph_pool import CENTROID_INITS
 from mmcast.models.utils.token_pool import TokenPool, assigned_means
-from mmcast.models.utils.centroid_sampling import random_token_sampling
+from mmcast.models.utils.centroid_sampling import (check_centroid_init,
+                                                    random_token_sampling)
 from mmcast.models.utils.fps import farthest_point_sampling
 from mmcast.registry import register_model
 
@@ -45,14 +45,11 @@ class KMeansPool(TokenPool):
                  centroid_init: str = 'fps',
                  init_cfg=None):
         super().__init__(embed_dims, num_clusters, init_cfg=init_cfg)
-        if centroid_init not in CENTROID_INITS:
-            raise ValueError(f'centroid_init must be one of {CENTROID_INITS}'
-                             f', got {centroid_init!r}')
         if num_iters < 0:
             raise ValueError(f'num_iters must be >= 0, got {num_iters}')
         self.num_iters = num_iters
         self.kappa = kappa
-        self.centroid_init = centroid_init
+        self.centroid_init = check_centroid_init(centroid_init)
 
     @torch.no_grad()
     def lloyd(self, points: Tensor, centroids: Tensor, mask: Tensor,

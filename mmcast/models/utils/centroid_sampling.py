@@ -4,6 +4,20 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+#: How a pooling may seed its clusters (CAST Table 5b): farthest point
+#: sampling (:func:`~mmcast.models.utils.farthest_point_sampling`) or
+#: :func:`random_token_sampling`.
+CENTROID_INITS = ('fps', 'random')
+
+
+def check_centroid_init(method: str) -> str:
+    """``method`` if it is one of :data:`CENTROID_INITS`, else a one-line
+    ValueError."""
+    if method not in CENTROID_INITS:
+        raise ValueError(f'centroid_init must be one of {CENTROID_INITS}, '
+                         f'got {method!r}')
+    return method
+
 
 @torch.no_grad()
 def random_token_sampling(mask: Tensor,
