@@ -20,22 +20,23 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule, build_norm_layer
+from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
-from mmcast.models.necks.graph_pool import GraphPool
 from mmcast.models.utils.attention import TransformerBlock
 from mmcast.models.utils.hypercolumn import (HypercolumnFusion,
                                              chain_assignments, unpool)
-from mmcast.models.utils.superpixel_policy import (MISSING_SUPERPIXELS,
-                                                   SuperpixelPolicy)
+from mmcast.models.utils.stem import build_stem
 from mmcast.models.utils.superpixel_ops import (relabel_superpixels,
                                                 resize_labels,
                                                 scatter_to_pixels,
                                                 segment_mean,
                                                 upsampled_segment_mean)
+from mmcast.models.utils.superpixel_policy import (MISSING_SUPERPIXELS,
+                                                   SuperpixelPolicy)
+from mmcast.models.utils.token_pool import build_token_pool
 from mmcast.registry import register_model
 
 
@@ -121,6 +122,24 @@ class CAST(BaseModule):
             image's value range is stretched to 0..255).  SEEDS uses the
             release's classification settings with ``token_pooling='stem'``
             and its segmentation settings with ``'full'``.
+        stem (str, optional): ``'conv'`` (the release's stride-8 stem),
+            ``'patch'`` (a ViT patch embedding of stride ``patch_size``:
+            on a superpixel map that is the patch grid, CAST's tokens are
+            a ViT's patch tokens), or None (no tokenizer: the tokens come
+            from another backbone, see
+            :class:`~mmcast.models.necks.GraphPoolNeck`).  The position
+            table is built on the stem's grid (``img_size / stride``).
+        patch_size (int): stride of the ``'patch'`` stem (and the patch
+            size of the tokens given to a stem-less model). Defaults to 16.
+        pooling (dict, optional): the token pooling ending every stage,
+            from the model registry (see :mod:`mmcast.models.necks`):
+            ``dict(type='GraphPool')`` (default; ``pool_num_heads``,
+            ``kappa`` and ``qkv_bias`` apply to it), ``'KMeansPool'``,
+            ``'RandomSamplingPool'``, ``'ToMePool'``; ``centroid_init=
+            'random'`` for GraphPool's random centroids.  None switches
+            pooling off: every stage keeps the N0 superpixel tokens, the
+            levels of the hierarchy repeat the superpixels and
+            ``num_clusters`` becomes ``[None] * num_stages``.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint=...)`` with a file from ``cast2mmcast.py``.
     """
@@ -134,7 +153,6 @@ class CAST(BaseModule):
         **dict.fromkeys(['bd', 'base-deep'], dict(
             embed_dims=768, depths=(6, 3, 3, 3), num_heads=12)),
     }
-    patch_size = 8
     out_types = ('cls_token', 'raw', 'featmap')
 
     def __init__(self,
@@ -159,6 +177,9 @@ class CAST(BaseModule):
                  frozen_stages: int = -1,
                  with_cls_attention: bool = False,
                  missing_superpixels: Union[str, dict] = 'seeds',
+                 stem: Optional[str] = 'conv',
+                 patch_size: int = 16,
+                 pooling: Optional[dict] = dict(type='GraphPool'),
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
@@ -198,30 +219,25 @@ class CAST(BaseModule):
             'segmentation')
         img_size = (img_size, img_size) if isinstance(img_size, int) \
             else tuple(img_size)
+
+        # Tokenizer: stem, class token and a position table on the stem's
+        # grid; none when the tokens come from another backbone.
+        self.stem, self.patch_size = (None, patch_size) if stem is None \
+            else build_stem(stem, C, patch_size)
         self.grid_size = (img_size[0] // self.patch_size,
                           img_size[1] // self.patch_size)
-
-        # Convolutional stem: widths C/8, C/4, C/2, C; strides 2, 2, 2, 1.
-        if C % 8:
-            raise ValueError(f'embed_dims must divide by 8, got {C}')
-        stem, in_ch = [], 3
-        for i, stride in enumerate((2, 2, 2, 1)):
-            out_ch = C // 8 * 2**i
-            stem.append(
-                ConvModule(in_ch, out_ch, 3, stride, padding=1, bias=False,
-                           norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU')))
-            in_ch = out_ch
-        stem.append(nn.Conv2d(C, C, 1))
-        self.stem = nn.Sequential(*stem)
-
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, C))
         num_grid = self.grid_size[0] * self.grid_size[1]
-        if pos_embed == 'sincos':
-            self.register_buffer(
-                'pos_embed', release_sincos_table(*self.grid_size, C),
-                persistent=False)
+        if stem is None:
+            self.cls_token = self.pos_embed = None
         else:
-            self.pos_embed = nn.Parameter(torch.zeros(1, 1 + num_grid, C))
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, C))
+            if pos_embed == 'sincos':
+                self.register_buffer(
+                    'pos_embed', release_sincos_table(*self.grid_size, C),
+                    persistent=False)
+            else:
+                self.pos_embed = nn.Parameter(
+                    torch.zeros(1, 1 + num_grid, C))
         self.drop_after_pos = nn.Dropout(drop_rate)
 
         dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
@@ -234,9 +250,12 @@ class CAST(BaseModule):
                     attn_drop_rate, dpr.pop(0), norm_cfg)
                 for _ in range(depth)
             ])
-            stage.pool = GraphPool(
-                C, self.num_clusters[i], pool_num_heads, kappa, qkv_bias=qkv_bias)
+            stage.pool = build_token_pool(
+                pooling, C, self.num_clusters[i], num_heads=pool_num_heads,
+                kappa=kappa, qkv_bias=qkv_bias)
             self.stages.append(stage)
+        # The poolings own the cluster counts (None: the tokens are kept).
+        self.num_clusters = [stage.pool.num_clusters for stage in self.stages]
         if freeze_last_pool:
             self.stages[-1].pool.requires_grad_(False)
 
@@ -263,17 +282,18 @@ class CAST(BaseModule):
                     nn.init.xavier_uniform_(m.weight)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-        nn.init.normal_(self.cls_token, std=1e-6)
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=1e-6)
         if isinstance(self.pos_embed, nn.Parameter):
             trunc_normal_(self.pos_embed, std=.02)
 
     def _freeze_stages(self):
         if self.frozen_stages < 0:
             return
-        frozen = [self.stem]
-        if isinstance(self.pos_embed, nn.Parameter):
-            self.pos_embed.requires_grad = False
-        self.cls_token.requires_grad = False
+        frozen = [self.stem] if self.stem is not None else []
+        for param in (self.pos_embed, self.cls_token):
+            if isinstance(param, nn.Parameter):
+                param.requires_grad = False
         frozen += list(self.stages[:self.frozen_stages])
         if self.frozen_stages >= self.num_stages:
             frozen += [m for m in (self.norm, self.fusion) if m is not None]
@@ -371,7 +391,8 @@ class CAST(BaseModule):
             num_superpixels (int, optional): see :meth:`superpixel_labels`.
 
         Returns:
-            dict: ``tokens`` ``(B, N0, C)`` (position added), ``mask``
+            dict: ``tokens`` ``(B, N0, C)`` (position added), ``cls``
+            ``(B, 1, C)`` the class token (position added), ``mask``
             ``(B, N0)`` padding, ``labels`` ``(B, H, W)`` contiguous
             labels, ``num_superpixels`` ``(B,)``, ``feat_size`` (h, w).
         """
@@ -394,7 +415,9 @@ class CAST(BaseModule):
             pix = (torch.arange(N, device=img.device)[None] <
                    counts[:, None]).to(tokens.dtype)
         tokens = self.drop_after_pos(tokens + pos_tokens)
-        return dict(tokens=tokens, mask=pix == 0, labels=labels,
+        cls = (self.cls_token + self._cls_position()).expand(
+            tokens.shape[0], -1, -1)
+        return dict(tokens=tokens, cls=cls, mask=pix == 0, labels=labels,
                     num_superpixels=counts, feat_size=(h, w))
 
     def forward(self,
@@ -442,10 +465,24 @@ class CAST(BaseModule):
               stage, padded ones 0).
         """
         img, superpixels = self.split_inputs(x, superpixels)
-        emb = self.embed(img, superpixels, num_superpixels)
-        tokens, mask = emb['tokens'], emb['mask']
+        return self.encode(self.embed(img, superpixels, num_superpixels),
+                           num_clusters)
+
+    def encode(self,
+               emb: Dict[str, Tensor],
+               num_clusters: Optional[Sequence[int]] = None):
+        """The stages and the outputs, from embedded tokens.
+
+        Args:
+            emb (dict): what :meth:`embed` returns (``tokens``, ``cls``,
+                ``mask``, ``labels``, ``num_superpixels``, ``feat_size``).
+            num_clusters (Sequence[int], optional): as in :meth:`forward`.
+
+        Returns:
+            See :meth:`forward`.
+        """
+        tokens, mask, cls = emb['tokens'], emb['mask'], emb['cls']
         B = tokens.shape[0]
-        cls = (self.cls_token + self._cls_position()).expand(B, -1, -1)
         num_clusters = list(num_clusters or self.num_clusters)
 
         stages, cls_attention = [], None
