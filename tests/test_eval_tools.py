@@ -258,3 +258,25 @@ def test_hierarchy_demo_draws_the_vit_baseline(tmp_path):
         np.testing.assert_array_equal(lv, level)
     assert [len(np.unique(lv)) <= k for lv, k in zip(saved[1:], [64, 32,
             16, 8])] == [True] * 4
+
+
+def test_tent_tool_scores_images_before_and_after(tmp_path, capsys):
+    from mmcast.datasets import generate_toy_scenes
+    data = generate_toy_scenes(str(tmp_path / 'toy'), num_train=4,
+                               num_val=2, size=64)
+    cfg = tiny_config(tmp_path, 'cast_toy_scenes.py', TINY_CAST)
+    tool = load_tool('tools/analysis_tools/tent_hierarchy.py')
+    summary = tool.main([
+        cfg, '--lr', '0.1', '--out-dir', str(tmp_path / 'tent'),
+        '--cfg-options', f'test_dataloader.dataset.data_root={data}',
+        f'tent_means_dataloader.dataset.data_root={data}',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False',
+        'tent_means_dataloader.num_workers=0'
+    ])
+    saved = json.loads((tmp_path / 'tent' / 'tent.json').read_text())
+    assert saved['summary'] == summary and summary['images'] == 2
+    for row in saved['images']:
+        assert 0 <= row['before'] <= 1 and 0 <= row['after'] <= 1
+    assert (tmp_path / 'tent' / 'tent_scatter.png').stat().st_size > 1000
+    assert 'scene_00000' in capsys.readouterr().out

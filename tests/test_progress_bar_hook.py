@@ -3,6 +3,7 @@
 training bar carrying the averaged loss, validation inside training."""
 import io
 
+import pytest
 import torch
 from mmengine.evaluator import BaseMetric, Evaluator
 from mmengine.model import BaseModel
@@ -47,9 +48,11 @@ def loader(n, batch_size):
     return DataLoader(data, batch_size=batch_size)
 
 
-def test_one_bar_per_phase_with_validation_inside_training(tmp_path):
+@pytest.mark.parametrize('train', [True, False])
+def test_one_bar_per_phase_with_validation_inside_training(tmp_path, train):
+    """With ``train=False`` (tools/train.py, whose log shares the screen)
+    only the evaluations get bars."""
     screen = io.StringIO()
-    console = Console(file=screen, width=100)  # not a terminal: final lines
     runner = Runner(
         model=LineFit(), work_dir=str(tmp_path),
         train_dataloader=loader(12, 2),
@@ -60,17 +63,21 @@ def test_one_bar_per_phase_with_validation_inside_training(tmp_path):
         test_dataloader=loader(6, 2), test_cfg=dict(),
         test_evaluator=Evaluator(MeanError()),
         default_hooks=dict(checkpoint=None),
-        custom_hooks=[ProgressBarHook(console=console)])
+        custom_hooks=[ProgressBarHook(enabled=True, file=screen,
+                                      train=train)])
     runner.train()
     runner.test()
     loss = runner.message_hub.get_scalar('train/loss').mean(20)
     lines = [line.split() for line in screen.getvalue().splitlines()]
     # description, bar, done/total, unit, elapsed, '<', left[, info]
-    assert [(w[0], w[2], w[3]) for w in lines] == [
-        ('training', '3/6', 'it'), ('validation', '2/2', 'batches'),
-        ('training', '6/6', 'it'), ('validation', '2/2', 'batches'),
-        ('test', '3/3', 'batches')]
-    assert lines[2][-2:] == ['loss', f'{loss:.3f}']
+    bars = [('training', '3/6', 'it'), ('validation', '2/2', 'batches'),
+            ('training', '6/6', 'it'), ('validation', '2/2', 'batches'),
+            ('test', '3/3', 'batches')]
+    if not train:
+        bars = [bar for bar in bars if bar[0] != 'training']
+    assert [(w[0], w[2], w[3]) for w in lines] == bars
+    if train:
+        assert lines[2][-2:] == ['loss', f'{loss:.3f}']
 
 
 def test_phase_bar_learns_its_total_on_the_way():

@@ -4,13 +4,16 @@ small CAST segmentor on it on the CPU, test it, print the mIoU and save
 pictures of a prediction and of the hierarchy.
 
     .venv/bin/python tools/quickstart.py [--work-dir work_dirs/quickstart]
-        [--data-root data/toy_scenes] [--iters 1200] [--verbose]
+        [--data-root data/toy_scenes] [--iters 1200] [--checkpoint CKPT]
+        [--verbose] [--debug]
 
 The screen shows one progress bar per phase (data, training, test) and the
 result.  mmengine's full log (config, environment, losses, the per-class
 IoU table) and the libraries' warnings go to the run's log file in the
 work dir, whose path is printed; ``--verbose`` prints all of it on the
-screen instead.
+screen instead.  ``--checkpoint`` skips training: it tests that checkpoint
+and draws its pictures.  Errors end the run with one line (``--debug``:
+the traceback).
 """
 import argparse
 import contextlib
@@ -29,14 +32,20 @@ CONFIG = osp.join(ROOT, 'configs', 'cast_toy_scenes.py')
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    from mmcast.utils import add_cli_flags
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     allow_abbrev=False)
     parser.add_argument('--work-dir', default='work_dirs/quickstart')
     parser.add_argument('--data-root', default='data/toy_scenes')
     parser.add_argument('--iters', type=int, default=None,
                         help='training iterations (config default: 1200)')
+    parser.add_argument('--checkpoint',
+                        help='test and draw this checkpoint of the toy '
+                        'config instead of training')
     parser.add_argument('--verbose', action='store_true',
                         help="print mmengine's log and the libraries' "
                         'warnings on the screen instead of progress bars')
+    add_cli_flags(parser, verbose=False)
     return parser.parse_args()
 
 
@@ -71,7 +80,8 @@ class QuietConsole:
     once :meth:`attach` gives it the runner's logger.  While the runner is
     built (:meth:`building`), the screen handler mmengine's logger gets
     discards (its file handler keeps everything); while it runs
-    (:meth:`running`), anything printed goes to the log file.
+    (:meth:`running`), anything printed goes to the log file.  Used as a
+    context manager, it gives the warnings back to Python at the end.
     """
 
     def __init__(self):
@@ -80,6 +90,12 @@ class QuietConsole:
         self._held = []
         self._show_warning = warnings.showwarning
         warnings.showwarning = self._warning
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        warnings.showwarning = self._show_warning
 
     def _warning(self, message, category, filename, lineno, file=None,
                  line=None):
@@ -145,7 +161,7 @@ def save_pictures(cfg, checkpoint, out_dir):
     from mmseg.apis import inference_model, init_model
 
     from mmcast.apis import inference_hierarchy
-    from mmcast.visualization import HierarchyVisualizer
+    from mmcast.visualization import HierarchyVisualizer, segmentation_panel
 
     ds = cfg.test_dataloader.dataset
     img_dir = osp.join(ds.data_root, ds.data_prefix.img_path)
@@ -153,17 +169,16 @@ def save_pictures(cfg, checkpoint, out_dir):
     img_path = osp.join(img_dir, name)
     model = init_model(cfg, checkpoint, device='cpu')
     pred = inference_model(model, img_path).pred_sem_seg.data[0].numpy()
-    palette = np.array(model.dataset_meta['palette'], np.uint8)
+    meta = model.dataset_meta
     img = cv2.imread(img_path)[..., ::-1]
     gt_path = osp.join(ds.data_root, ds.data_prefix.seg_map_path,
                        osp.splitext(name)[0] + '.png')
     gt = cv2.imread(gt_path, cv2.IMREAD_UNCHANGED).astype(np.int64) - 1
-    gt_rgb = np.where(gt[..., None] >= 0, palette[gt.clip(min=0)], 0)
-    # image | prediction | ground truth (black: ignored), enlarged 3x
-    row = np.concatenate([img, palette[pred], gt_rgb.astype(np.uint8)], 1)
-    row = cv2.resize(row, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
+    # image | prediction | ground truth (black: ignored), titles, legend
+    panel = segmentation_panel(img, pred, meta['classes'], meta['palette'],
+                               gt=gt, min_height=384)
     pred_path = osp.join(out_dir, 'prediction.png')
-    cv2.imwrite(pred_path, np.ascontiguousarray(row[..., ::-1]))
+    cv2.imwrite(pred_path, np.ascontiguousarray(panel[..., ::-1]))
     hier = inference_hierarchy(model, img_path)
     panel = HierarchyVisualizer(name=f'quickstart_h_{time.time()}').draw_panel(
         np.ascontiguousarray(img), hier)
@@ -172,23 +187,31 @@ def save_pictures(cfg, checkpoint, out_dir):
     return [pred_path, hier_path]
 
 
-def main():
+def main(quiet=None):
+    """Run the quickstart.
+
+    Args:
+        quiet (QuietConsole, optional): made before mmcast was imported, so
+            that import-time warnings reach the log too (the script does);
+            made here otherwise, unless ``--verbose``.
+    """
     args = parse_args()
-    quiet = None if args.verbose else QuietConsole()
-    # Imported after QuietConsole: their import-time warnings go to the log.
+    if quiet is None and not args.verbose:
+        quiet = QuietConsole()
+    with quiet or contextlib.nullcontext():
+        return run(args, quiet)
+
+
+def run(args, quiet):
     from mmcast.apis import build_runner, load_config
     from mmcast.datasets import generate_toy_scenes
-    from mmcast.engine import PhaseBar, ProgressBarHook
+    from mmcast.engine import ProgressBarHook
 
-    if quiet is None:
-        generate_toy_scenes(args.data_root)
-    else:
-        print('quickstart: a small CAST trained and tested on procedural '
-              'scenes, on the CPU')
-        with PhaseBar('data', None, 'images') as bar:
-            generate_toy_scenes(
-                args.data_root,
-                progress=lambda done, total: bar.update(done, total=total))
+    if quiet is not None:
+        done = 'tests a checkpoint' if args.checkpoint else 'trains and tests'
+        print(f'quickstart: a small CAST on procedural scenes; {done} on '
+              'the CPU')
+    generate_toy_scenes(args.data_root, progress=True)
     options = {
         'train_dataloader.dataset.data_root': args.data_root,
         'val_dataloader.dataset.data_root': args.data_root,
@@ -204,30 +227,42 @@ def main():
     cfg = load_config(CONFIG, options, args.work_dir)
     # Evaluate once, with runner.test() below.
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    mode = 'test' if args.checkpoint else 'train'
+    if args.checkpoint:
+        cfg.load_from = args.checkpoint
     if quiet is None:
-        runner = build_runner(cfg)
+        runner = build_runner(cfg, mode)  # test mode checks the checkpoint
         running = contextlib.nullcontext()
     else:
         with quiet.building():
-            runner = build_runner(cfg)
+            runner = build_runner(cfg, mode)
         quiet.attach(runner.logger)
         print('quickstart: full log in ' + osp.join(
             runner.log_dir, f'{runner.timestamp}.log'))
-        runner.register_hook(ProgressBarHook())
+        # Made here, on the screen: the ProgressBarHook build_runner added
+        # was made while the screen was held back, and draws nothing.
+        runner.register_hook(ProgressBarHook(enabled=True, train=True))
         running = quiet.running()
     with running:
         train_start = time.time()
-        runner.train()
+        if args.checkpoint:
+            checkpoint = args.checkpoint
+        else:
+            runner.train()
+            checkpoint = osp.join(cfg.work_dir, 'iter_{}.pth'.format(
+                cfg.train_cfg.max_iters))
         test_start = time.time()
         metrics = runner.test()
         test_end = time.time()
-        checkpoint = osp.join(cfg.work_dir, 'iter_{}.pth'.format(
-            cfg.train_cfg.max_iters))
         pictures = save_pictures(cfg, checkpoint, cfg.work_dir)
-    print(f'\nquickstart: trained {cfg.train_cfg.max_iters} iterations in '
-          f'{format_duration(test_start - train_start)}, tested in '
-          f'{format_duration(test_end - test_start)}; '
-          f'{format_duration(time.time() - START)} in all')
+    if args.checkpoint:
+        done = f'tested {checkpoint} in {format_duration(test_end - test_start)}'
+    else:
+        done = (f'trained {cfg.train_cfg.max_iters} iterations in '
+                f'{format_duration(test_start - train_start)}, tested in '
+                f'{format_duration(test_end - test_start)}')
+    print(f'\nquickstart: {done}; {format_duration(time.time() - START)} '
+          'in all')
     print(f"quickstart: mIoU {metrics['mIoU']:.2f} on {args.data_root} "
           f'validation (uniformly random labels would score '
           f'{chance_miou(cfg):.2f})')
@@ -236,4 +271,8 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    # Before mmcast (and mmseg, mmengine...) is imported: the warnings of
+    # their imports go to the run's log, not to the screen.
+    QUIET = None if '--verbose' in sys.argv[1:] else QuietConsole()
+    from mmcast.utils import run_cli
+    run_cli(lambda: main(QUIET))

@@ -1,8 +1,9 @@
 # Copyright (c) mmcast contributors. All rights reserved.
+from .multi_crop import MultiCropWithBoxes
 from .part_annotations import LoadPartAnnotations, PackPartSegInputs
 from .superpixel import Superpixels, compute_superpixels
 
 __all__ = [
-    'LoadPartAnnotations', 'PackPartSegInputs', 'Superpixels',
-    'compute_superpixels'
+    'LoadPartAnnotations', 'MultiCropWithBoxes', 'PackPartSegInputs',
+    'Superpixels', 'compute_superpixels'
 ]

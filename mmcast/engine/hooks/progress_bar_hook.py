@@ -8,6 +8,7 @@ use rich, which mmengine already depends on.
 import sys
 from typing import Optional
 
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
@@ -77,41 +78,68 @@ class PhaseBar:
 
 @register_hook
 class ProgressBarHook(Hook):
-    """A :class:`PhaseBar` for training (iterations, with the loss averaged
-    over the last ``loss_window`` iterations), validation and test
-    (batches).
+    """A :class:`PhaseBar` over each evaluation (validation and test
+    loops, in batches) and, with ``train=True``, over the training
+    iterations, with the loss averaged over the last ``loss_window``
+    iterations.  Registered in mmseg and mmpretrain;
+    :func:`mmcast.apis.build_runner` adds it to every run.
 
-    Validation inside training gets a bar of its own: the training bar is
-    closed at the validation and a new one continues after it.
+    mmengine logs an evaluation every ``LoggerHook.interval`` iterations
+    only (once for the 50 images of the toy scenes); the bar shows where
+    it is and its time left.  Validation inside training gets a bar of its
+    own: the training bar is closed at the validation and a new one
+    continues after it.
 
     Args:
-        console (rich.console.Console, optional): where the bars are drawn
-            (default: the ``sys.stdout`` of the moment the hook is made).
+        enabled (bool, optional): draw the bars; by default only when
+            ``file`` is a terminal (a log file gets no bars).
+        file: where to draw. Defaults to the ``sys.stdout`` of the moment
+            the hook is made.
+        train (bool): also a bar over training.  Off by default: tools
+            that train print mmengine's log on the same screen, which would
+            cut through the bar (the quickstart, whose log goes to a file,
+            turns it on).
         loss_window (int): iterations the shown loss is averaged over.
     """
 
     priority = 'VERY_LOW'  # after RuntimeInfoHook has stored the loss
 
-    def __init__(self, console: Optional[Console] = None,
-                 loss_window: int = 20):
-        self.console = console or Console(file=sys.stdout)
+    def __init__(self, enabled: Optional[bool] = None, file=None,
+                 train: bool = False, loss_window: int = 20):
+        self.file = file or sys.stdout
+        self.enabled = enabled
+        self.train = train
         self.loss_window = loss_window
+        self._console = None
         self._bar = None
         self._training = False
 
-    def _open(self, description, total, unit):
+    def _on(self) -> bool:
+        if not is_main_process():
+            return False
+        if self.enabled is not None:
+            return self.enabled
+        return hasattr(self.file, 'isatty') and self.file.isatty()
+
+    def _open(self, description: str, total: int, unit: str) -> None:
         self._close()
-        self._bar = PhaseBar(description, total, unit, self.console)
+        if not self._on():
+            return
+        if self._console is None:
+            self._console = Console(file=self.file)
+        self._bar = PhaseBar(description, total, unit, self._console)
         self._bar.__enter__()
 
-    def _close(self):
+    def _close(self) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
 
-    def _open_training(self, runner):
-        self._open('training', runner.max_iters, 'it')
-        self._bar.update(runner.iter)
+    def _open_training(self, runner) -> None:
+        if self.train and self._training:
+            self._open('training', runner.max_iters, 'it')
+            if self._bar is not None:
+                self._bar.update(runner.iter)
 
     def before_train(self, runner) -> None:
         self._training = True
@@ -119,6 +147,8 @@ class ProgressBarHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
+        if self._bar is None:
+            return
         info = None
         hub = runner.message_hub
         if 'train/loss' in hub.log_scalars:
@@ -130,24 +160,26 @@ class ProgressBarHook(Hook):
         self._training = False
         self._close()
 
-    def before_val(self, runner) -> None:
-        self._open('validation', len(runner.val_dataloader), 'batches')
+    def before_val_epoch(self, runner) -> None:
+        self._open('validation', len(runner.val_loop.dataloader), 'batches')
+
+    def before_test_epoch(self, runner) -> None:
+        self._open('test', len(runner.test_loop.dataloader), 'batches')
 
     def after_val_iter(self, runner, batch_idx, data_batch=None,
                        outputs=None) -> None:
-        self._bar.advance()
-
-    def after_val(self, runner) -> None:
-        self._close()
-        if self._training and runner.iter < runner.max_iters:
-            self._open_training(runner)
-
-    def before_test(self, runner) -> None:
-        self._open('test', len(runner.test_dataloader), 'batches')
+        if self._bar is not None:
+            self._bar.advance()
 
     def after_test_iter(self, runner, batch_idx, data_batch=None,
                         outputs=None) -> None:
-        self._bar.advance()
+        if self._bar is not None:
+            self._bar.advance()
 
-    def after_test(self, runner) -> None:
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self._close()
+        if runner.iter < runner.max_iters:
+            self._open_training(runner)
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
         self._close()
