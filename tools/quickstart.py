@@ -85,7 +85,6 @@ class QuietConsole:
     """
 
     def __init__(self):
-        self.screen = sys.stdout
         self._logger = None
         self._held = []
         self._show_warning = warnings.showwarning
@@ -209,8 +208,7 @@ def run(args, quiet):
 
     if quiet is not None:
         done = 'tests a checkpoint' if args.checkpoint else 'trains and tests'
-        print(f'quickstart: a small CAST on procedural scenes; {done} on '
-              'the CPU')
+        print(f'quickstart: a small CAST on procedural scenes; {done} it')
     generate_toy_scenes(args.data_root, progress=True)
     options = {
         'train_dataloader.dataset.data_root': args.data_root,
@@ -256,7 +254,8 @@ def run(args, quiet):
         test_end = time.time()
         pictures = save_pictures(cfg, checkpoint, cfg.work_dir)
     if args.checkpoint:
-        done = f'tested {checkpoint} in {format_duration(test_end - test_start)}'
+        done = (f'tested {checkpoint} in '
+                f'{format_duration(test_end - test_start)}')
     else:
         done = (f'trained {cfg.train_cfg.max_iters} iterations in '
                 f'{format_duration(test_start - train_start)}, tested in '
