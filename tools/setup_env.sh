@@ -110,8 +110,14 @@ fi
 mkdir -p "$LOG_DIR"
 LOG="$LOG_DIR/setup_env-$(date +%Y%m%d_%H%M%S).log"
 : >"$LOG"
-log "setting up $VENV: about 8 minutes on a fresh 2-core machine, half of"
-log "it compiling mmcv once (later set-ups reuse the wheel cached in $WHEELS)"
+if ls "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1; then
+    log "setting up $VENV: about 3.5 min here, with mmcv's compiled ops"
+    log "reused from $WHEELS"
+else
+    log "setting up $VENV: 17-26 min on a fresh 2-core machine here, most of it"
+    log "compiling mmcv's CPU ops, once per machine: later set-ups reuse the wheel"
+    log "cached in $WHEELS (docs/setup.md)"
+fi
 log "full log of pip and the compiler: $LOG"
 
 # 1. The virtual environment.
@@ -130,7 +136,7 @@ PIP=("$PY" -m pip --disable-pip-version-check)
 logged "${PIP[@]}" install --upgrade pip 'setuptools>=77,<81' wheel
 
 # 2. torch + torchvision, pinned together.
-step "torch" "2/5 installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION (2.8 GB of wheels, 4.5 GB installed; about 3 min here)"
+step "torch" "2/5 installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION (2.8 GB of wheels, 4.5 GB installed; 2-3.5 min here)"
 logged "${PIP[@]}" install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" 'numpy>=1.23,<2'
 
 # 3. mmcv with CPU ops, built against this torch and cached outside the clone.
@@ -151,7 +157,7 @@ else
     mkdir -p "$WHEELS"
     wheel="$(ls "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
     if [ -z "$wheel" ]; then
-        step "mmcv" "3/5 compiling mmcv==$MMCV_VERSION's CPU ops against torch $TORCH_VERSION, once per machine (about 4 min here)"
+        step "mmcv" "3/5 compiling mmcv==$MMCV_VERSION's CPU ops against torch $TORCH_VERSION, once per machine (19-20 min here with other jobs running, 7.8 min of CPU time)"
         tmp="$(mktemp -d)"
         logged "${PIP[@]}" download --no-deps --no-build-isolation --no-binary :all: \
             -d "$tmp" "mmcv==$MMCV_VERSION"
@@ -196,7 +202,7 @@ else
 fi
 
 # 4. The OpenMMLab stack, test tools and mmcast itself.
-step "stack" "4/5 installing mmengine, mmsegmentation, mmpretrain, OpenCV contrib, scikit-image, faiss, pytest and mmcast (about 1 min here)"
+step "stack" "4/5 installing mmengine, mmsegmentation, mmpretrain, OpenCV contrib, scikit-image, faiss, pytest and mmcast (20-60 s here)"
 # opencv-python<4.12: mmengine needs some opencv-python (removed below); the
 # newer ones need numpy 2, and without the cap pip downloads four of them
 # (276 MB) before it finds one that accepts numpy<2.
