@@ -114,11 +114,14 @@ def segment_mean(feats: Tensor, labels: Tensor,
     return means.view(B, num_segments, C), counts.view(B, num_segments)
 
 
-def _interp_taps(in_size: int, out_size: int, mode: str, device):
+@functools.lru_cache(maxsize=32)
+def _interp_taps(in_size: int, out_size: int, mode: str,
+                 device: str) -> Tuple[Tensor, Tensor]:
     """1-D interpolation taps exactly as ``F.interpolate`` applies them.
 
     Read off by interpolating an identity matrix (align_corners=False), so
-    border clamping and the cubic kernel are PyTorch's own.
+    border clamping and the cubic kernel are PyTorch's own.  Cached: they
+    depend on the sizes only (``in_size * out_size`` values to build).
 
     Returns:
         tuple[Tensor, Tensor]: ``(out_size, T)`` input indices and their
@@ -133,32 +136,64 @@ def _interp_taps(in_size: int, out_size: int, mode: str, device):
     return index, torch.gather(weights, 1, index)
 
 
-@functools.lru_cache(maxsize=16)
-def _pixel_taps(src: Tuple[int, int], dst: Tuple[int, int], mode: str,
-                device: str) -> Tuple[Tensor, Tensor]:
-    """Every output pixel's source cells and weights, ``(H*W, Ty*Tx)``
-    each (cached: they depend on the sizes only)."""
-    (h, w), (H, W) = src, dst
-    iy, wy = _interp_taps(h, H, mode, device)  # (H, Ty)
-    ix, wx = _interp_taps(w, W, mode, device)  # (W, Tx)
-    cells = (iy[:, None, :, None] * w + ix[None, :, None, :]).reshape(
-        H * W, -1)
-    weights = (wy[:, None, :, None] * wx[None, :, None, :]).reshape(
-        H * W, -1)
-    return cells, weights
+def _sum_duplicates(keys: Tensor, values: Tensor) -> Tuple[Tensor, Tensor]:
+    """Unique ``keys`` (sorted) and the sum of the ``values`` of each."""
+    keys, inverse = torch.unique(keys, return_inverse=True)
+    return keys, values.new_zeros(keys.numel()).index_add_(0, inverse, values)
+
+
+def _pooling_rows(labels: Tensor, grid_size: Tuple[int, int], taps_y,
+                  taps_x, row_start: int) -> Tuple[Tensor, Tensor]:
+    """Non-zero entries of the pooling matrix for a band of pixel rows.
+
+    Entry ``(s, cell)`` sums the interpolation weight that grid ``cell``
+    gives to the pixels of segment ``s`` in the band.  Interpolation is
+    separable, so the weights are summed along x first (one entry per
+    segment, pixel row and grid column), then spread along y: the sort
+    behind the sums sees ``T_x`` entries per pixel, not ``T_y * T_x``.
+
+    Args:
+        labels (Tensor): ``(r, W)`` labels of the band, negative = none.
+        grid_size (tuple[int, int]): the grid ``(h, w)``.
+        taps_y, taps_x (tuple[Tensor, Tensor]): from :func:`_interp_taps`
+            for the full height and width.
+        row_start (int): index of the band's first row.
+
+    Returns:
+        tuple[Tensor, Tensor]: keys ``s * h * w + cell`` (sorted, unique)
+        and their float64 weights.
+    """
+    (iy, wy), (ix, wx) = taps_y, taps_x
+    h, w = grid_size
+    r = labels.shape[0]
+    valid = labels >= 0
+    rows = torch.arange(row_start, row_start + r, device=labels.device)
+    # Along x: key (segment, pixel row, grid column).
+    key = ((labels * r + (rows - row_start)[:, None])[..., None] * w +
+           ix[None])[valid]  # (n, T_x)
+    key, weight = _sum_duplicates(
+        key.view(-1), wx[None].expand(r, -1, -1)[valid].reshape(-1))
+    col, key = key % w, key // w
+    seg, row = key // r, key % r + row_start
+    # Along y: key (segment, grid cell).
+    key = seg[:, None] * (h * w) + iy[row] * w + col[:, None]
+    return _sum_duplicates(key.view(-1), (weight[:, None] * wy[row]).view(-1))
 
 
 def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
-                           mode: str = 'bilinear') -> Tensor:
+                           mode: str = 'bilinear',
+                           max_entries: int = 1 << 20) -> Tensor:
     """Segment mean of features upsampled to the label map's resolution.
 
     Equal to ``segment_mean(F.interpolate(feats, labels.shape[-2:], mode),
-    labels)`` but never materialises the ``(B, C, H, W)`` upsampled tensor.
-    Interpolation is linear and separable: every pixel is a weighted sum of
-    ``T`` grid cells (4 bilinear, 16 bicubic), so the mean over a segment is
-    ``A @ feats`` with ``A[s, cell]`` the summed weights of the segment's
-    pixels over their pixel count, an ``(N, h*w)`` matrix built with one
-    ``index_add`` per image.
+    labels)`` but never materialises the ``(B, C, H, W)`` upsampled tensor,
+    and its memory grows linearly with the image.  Interpolation is linear:
+    every pixel is a weighted sum of ``T`` grid cells (4 bilinear, 16
+    bicubic), so the mean over a segment is ``A @ feats`` with ``A[s,
+    cell]`` the summed weights of the segment's pixels over their pixel
+    count.  ``A`` is sparse (a segment touches the few cells around it) and
+    is built band of rows by band of rows, so memory stays ``O(max_entries
+    + nnz(A) + N * C)`` (``nnz(A) <= H * W * T``).
 
     Args:
         feats (Tensor): ``(B, C, h, w)``, or ``(1, C, h, w)`` shared by the
@@ -167,6 +202,8 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
             negative for none.
         num_segments (int): N.
         mode (str): ``'bilinear'`` or ``'bicubic'``.
+        max_entries (int): pixel-tap pairs handled at once (bounds the
+            working memory; the result does not depend on it).
 
     Returns:
         Tensor: ``(B, N, C)`` means (zero for empty segments).
@@ -176,23 +213,29 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
     if (h, w) == (H, W):
         return segment_mean(feats.expand(B, -1, -1, -1), labels,
                             num_segments)[0]
-    device = feats.device
-    cells, weights = _pixel_taps((h, w), (H, W), mode, str(device))
-    grid = feats.flatten(2).transpose(1, 2)  # (Bf, h*w, C)
+    device = str(feats.device)
+    taps_y = _interp_taps(h, H, mode, device)
+    taps_x = _interp_taps(w, W, mode, device)
+    band = max(1, max_entries // (W * taps_x[0].shape[1]))
+    # float32 at least (half-precision sparse products are not everywhere).
+    dtype = torch.promote_types(feats.dtype, torch.float32)
+    grid = feats.flatten(2).transpose(1, 2).to(dtype)  # (Bf, h*w, C)
     out = []
-    for b in range(B):  # one (N, h*w) matrix at a time bounds the memory
-        lab = labels[b].reshape(-1)
-        valid = lab >= 0
-        seg = torch.where(valid, lab, num_segments)  # extra row: none
-        index = (seg[:, None] * (h * w) + cells).reshape(-1)
-        matrix = torch.zeros((num_segments + 1) * h * w, device=device,
-                             dtype=torch.float64)
-        matrix.index_add_(0, index, weights.reshape(-1))
-        count = torch.bincount(seg, minlength=num_segments + 1)
-        matrix = matrix.view(num_segments + 1, h * w)[:num_segments] / \
-            count[:num_segments, None].clamp(min=1)
-        out.append(matrix.to(grid.dtype) @ grid[b if Bf > 1 else 0])
-    return torch.stack(out)
+    for b in range(B):
+        lab = labels[b]
+        count = torch.bincount(lab[lab >= 0], minlength=num_segments)
+        mean = grid.new_zeros(num_segments, C)
+        for r0 in range(0, H, band):
+            key, weight = _pooling_rows(lab[r0:r0 + band], (h, w), taps_y,
+                                        taps_x, r0)
+            seg, cell = key // (h * w), key % (h * w)
+            matrix = torch.sparse_coo_tensor(
+                torch.stack([seg, cell]),
+                (weight / count[seg]).to(dtype), (num_segments, h * w),
+                is_coalesced=True, check_invariants=False)
+            mean += torch.sparse.mm(matrix, grid[b if Bf > 1 else 0])
+        out.append(mean)
+    return torch.stack(out).to(feats.dtype)
 
 
 def scatter_to_pixels(values: Tensor, labels: Tensor,
