@@ -1,9 +1,13 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-"""Build a CAST model from a config and read its part-whole hierarchy.
+"""Build a CAST model from a config, predict an image as evaluation does,
+and read its part-whole hierarchy.
 
 In the manner of mmseg's ``init_model`` / ``inference_model``, for both
 kinds of CAST models: mmseg segmentors (``EncoderDecoder`` with a CAST
 backbone) and mmpretrain classifiers (``ImageClassifier`` with CAST).
+Images go through the config's test pipeline, the model's data
+preprocessor and ``test_step``, so a prediction here is the one
+``tools/test.py`` scores.
 """
 import copy
 import logging
@@ -21,15 +25,8 @@ from mmengine.utils import import_modules_from_strings
 from torch import nn
 
 from mmcast.apis.hierarchy_result import HierarchyResult
-from mmcast.datasets.transforms.superpixel import (Superpixels,
-                                                   to_three_channels)
+from mmcast.datasets.transforms.superpixel import to_three_channels
 from mmcast.models.utils.superpixel_ops import resize_labels
-
-#: Transform types of a test pipeline that :func:`inference_hierarchy`
-#: replays before computing superpixels (scope prefixes are ignored).  Crops,
-#: flips, loading, annotations and packing are left out, so the hierarchy
-#: always covers the whole image.
-RESIZE_TRANSFORMS = ('Resize', 'ResizeEdge', 'ResizeShortestEdge')
 
 RANDOM_WEIGHTS = (
     'init_model: no checkpoint given, the model has RANDOM weights: its '
@@ -164,78 +161,134 @@ def load_image(img: Union[str, Path, np.ndarray],
     return np.ascontiguousarray(array)
 
 
+def _type_name(transform: dict) -> str:
+    return str(transform.get('type', '')).split('.')[-1]
+
+
 def _test_pipeline(cfg: Optional[Config]) -> list:
     """The test pipeline of a config (``test_pipeline`` or the test
-    dataloader's), empty when there is none."""
-    if cfg is None:
-        return []
-    if cfg.get('test_pipeline') is not None:
-        return list(cfg.test_pipeline)
+    dataloader's); without one, load the image, compute superpixels with
+    the defaults and pack."""
+    if cfg is not None and cfg.get('test_pipeline') is not None:
+        return [dict(t) for t in cfg.test_pipeline]
     try:
-        return list(cfg.test_dataloader.dataset.pipeline)
+        return [dict(t) for t in cfg.test_dataloader.dataset.pipeline]
     except (AttributeError, KeyError, TypeError):
-        return []
+        pass
+    scope = cfg.get('default_scope', 'mmseg') if cfg is not None \
+        else 'mmseg'
+    pack = 'PackInputs' if scope == 'mmpretrain' else 'PackSegInputs'
+    return [dict(type='LoadImageFromFile'), dict(type='Superpixels'),
+            dict(type=pack)]
 
 
-def build_preprocessing(cfg: Optional[Config]):
-    """The resizes and the ``Superpixels`` transform of a test pipeline.
+def build_test_pipeline(cfg: Optional[Config], from_array: bool = False,
+                        whole_image: bool = False):
+    """The config's test pipeline, for one image given at inference.
+
+    As mmseg's ``inference_model``: annotation loading is left out; for an
+    array the image-loading step is left out too (the array is the loaded
+    image).  Every other transform runs as ``tools/test.py`` runs it.
 
     Args:
         cfg (Config, optional): the model's config.
+        from_array (bool): the image comes as an array.
+        whole_image (bool): also leave out crops (``CenterCrop``,
+            ``RandomCrop``...), so that every pixel of the image reaches the
+            network (what the hierarchy needs).
 
     Returns:
-        tuple[list, Superpixels]: built resize transforms (in pipeline
-        order) and the superpixel transform (the pipeline's settings, or
-        the defaults when the pipeline has none).
+        tuple[Compose, bool]: the pipeline and whether a crop was left out.
     """
+    from mmengine.dataset import Compose
     scope = cfg.get('default_scope', 'mmseg') if cfg is not None \
         else 'mmseg'
     registry = _registry('TRANSFORMS', scope)
-    resizes, superpixels = [], None
+    steps, cropped = [], False
+    for t in _test_pipeline(cfg):
+        name = _type_name(t)
+        if name.startswith('LoadAnnotations') or \
+                (from_array and name.startswith('LoadImage')):
+            continue
+        if whole_image and 'Crop' in name:
+            cropped = True
+            continue
+        steps.append(t)
     with DefaultScope.overwrite_default_scope(scope):
-        for t in _test_pipeline(cfg):
-            name = str(t.get('type', '')).split('.')[-1]
-            if name in RESIZE_TRANSFORMS:
-                resizes.append(registry.build(dict(t)))
-            elif name == 'Superpixels':
-                superpixels = registry.build(dict(t))
-    if superpixels is None:
-        superpixels = Superpixels()
-    return resizes, superpixels
+        return Compose([registry.build(t) for t in steps]), cropped
 
 
-def prepare_inputs(model: nn.Module, img_bgr: np.ndarray):
-    """Resize as the test pipeline does, compute superpixels, normalise.
+def _image_input(img, channel_order: str) -> dict:
+    """The pipeline's input for a file (its own loader reads it) or an
+    array (already loaded, as :func:`load_image` normalises it)."""
+    if isinstance(img, (str, Path)):
+        return dict(img_path=str(img))
+    array = load_image(img, channel_order)
+    return dict(img=array, img_shape=array.shape[:2],
+                ori_shape=array.shape[:2])
+
+
+def _run_pipeline(model: nn.Module, img, channel_order: str,
+                  whole_image: bool = False):
+    cfg = getattr(model, 'cfg', None)
+    pipeline, cropped = build_test_pipeline(
+        cfg, from_array=not isinstance(img, (str, Path)),
+        whole_image=whole_image)
+    return pipeline(_image_input(img, channel_order)), cropped
+
+
+def preprocess(model: nn.Module, img, channel_order: str = 'bgr',
+               whole_image: bool = False):
+    """One image as the model receives it in evaluation.
 
     Args:
-        model (nn.Module): a model from :func:`init_model` (its ``cfg`` and
-            ``data_preprocessor`` are read).
-        img_bgr (np.ndarray): ``(H, W, 3)`` uint8 BGR.
+        model (nn.Module): from :func:`init_model`.
+        img (str | Path | np.ndarray): an image file or array.
+        channel_order (str): of an array: ``'bgr'`` or ``'rgb'``.
+        whole_image (bool): leave the pipeline's crops out.
 
     Returns:
-        tuple[Tensor, Tensor]: normalised image ``(1, 3, h, w)`` and
-        superpixels ``(1, h, w)`` int64 on the model's device.
+        tuple[dict, bool]: the data preprocessor's output (``inputs`` ``(1,
+        4, h, w)``: normalised image and superpixels; ``data_samples``) and
+        whether a crop was left out.
     """
-    resizes, sp_transform = build_preprocessing(getattr(model, 'cfg', None))
-    results = dict(img=img_bgr, img_shape=img_bgr.shape[:2],
-                   ori_shape=img_bgr.shape[:2])
-    for t in resizes:
-        results = t(results)
-    img = to_three_channels(results['img'])
-    sp = sp_transform(dict(img=img.copy()))['superpixels']
+    from mmengine.dataset import pseudo_collate
+    sample, cropped = _run_pipeline(model, img, channel_order, whole_image)
+    with torch.no_grad():
+        data = model.data_preprocessor(pseudo_collate([sample]), False)
+    return data, cropped
 
-    device = next(model.parameters()).device
-    x = torch.from_numpy(np.ascontiguousarray(img)).to(device)
-    x = x.permute(2, 0, 1)[None].float()
-    pre = getattr(model, 'data_preprocessor', None)
-    # mmseg calls the flag channel_conversion, mmpretrain to_rgb; either
-    # way the BGR input is flipped.
-    if any(getattr(pre, flag, False) for flag in
-           ('channel_conversion', '_channel_conversion', 'to_rgb')):
-        x = x.flip(1)
-    if getattr(pre, '_enable_normalize', False):
-        x = (x - pre.mean.view(1, -1, 1, 1)) / pre.std.view(1, -1, 1, 1)
-    return x, torch.from_numpy(sp).long().to(device)[None]
+
+def inference_model(model: nn.Module,
+                    img: Union[str, Path, np.ndarray, Sequence],
+                    channel_order: str = 'bgr'):
+    """Predict one image (or a list) exactly as ``tools/test.py`` does.
+
+    The image goes through the config's test pipeline (annotation loading
+    left out, as in mmseg's ``inference_model``), the model's own data
+    preprocessor and ``test_step``: the result is the data sample the
+    evaluator would see.
+
+    Args:
+        model (nn.Module): from :func:`init_model`, an mmseg segmentor or
+            an mmpretrain classifier.
+        img (str | Path | np.ndarray | Sequence): an image file (read by
+            the pipeline's loader), an array (see :func:`load_image`), or a
+            list of them.
+        channel_order (str): of array images: ``'bgr'`` or ``'rgb'``.
+
+    Returns:
+        ``SegDataSample`` (``pred_sem_seg``, ``seg_logits``) or
+        mmpretrain's ``DataSample`` (``pred_score``, ``pred_label``), or a
+        list of them for a list of images.
+    """
+    from mmengine.dataset import pseudo_collate
+    imgs = list(img) if isinstance(img, (list, tuple)) else [img]
+    data = pseudo_collate(
+        [_run_pipeline(model, im, channel_order)[0] for im in imgs])
+    with torch.no_grad():
+        results = model.test_step(data)
+    return results if isinstance(img, (list, tuple)) else results[0]
 
 
 # ----------------------------------------------------------------------
@@ -266,7 +319,8 @@ def _representatives(labels: torch.Tensor, valid: np.ndarray,
     grid = resize_labels(labels, grid_size)
     cover = resize_labels(grid, labels.shape[-2:])[0].cpu().numpy().ravel()
     own = labels[0].cpu().numpy().ravel()
-    pick = ~valid[own]
+    # Pixels of the padding (-1) have no superpixel, nor can lend one.
+    pick = (own >= 0) & (cover >= 0) & ~valid[np.maximum(own, 0)]
     key = own[pick] * n0 + cover[pick]
     uniq, counts = np.unique(key, return_counts=True)
     # Sort by (superpixel, count): the last entry of each superpixel is the
@@ -300,18 +354,16 @@ def _is_classifier(model: nn.Module) -> bool:
         not hasattr(model, 'decode_head')
 
 
-def _class_scores(model: nn.Module, cls_feat: torch.Tensor) -> np.ndarray:
-    """Scores of the class token through the classifier's neck and head."""
+def _class_scores(model: nn.Module, cls_feat: torch.Tensor,
+                  data_samples: list) -> np.ndarray:
+    """Scores of the class token through the classifier's neck and head,
+    as its ``predict`` computes them (softmax, or sigmoid for multi-label
+    heads)."""
     feats = (cls_feat, )
     if getattr(model, 'with_neck', False):
         feats = model.neck(feats)
-    logits = model.head(feats)
-    from mmpretrain.models.heads import MultiLabelClsHead
-    if isinstance(model.head, MultiLabelClsHead):
-        scores = logits.sigmoid()
-    else:
-        scores = logits.softmax(-1)
-    return scores[0].double().cpu().numpy()
+    sample = model.head.predict(feats, data_samples)[0]
+    return sample.pred_score.double().cpu().numpy()
 
 
 def inference_hierarchy(model: nn.Module,
@@ -319,18 +371,23 @@ def inference_hierarchy(model: nn.Module,
                         num_clusters: Optional[Sequence[int]] = None,
                         return_soft: bool = False,
                         channel_order: str = 'bgr') -> HierarchyResult:
-    """CAST's part-whole hierarchy of one image, in one forward pass.
+    """CAST's part-whole hierarchy of one image.
 
-    The image is resized as the model's test pipeline resizes (its
-    ``Resize``/``ResizeEdge`` steps; crops are skipped so that every pixel
-    gets a label), superpixels are computed with the pipeline's
-    ``Superpixels`` settings (defaults when it has none), the image is
-    normalised with the data preprocessor's mean/std and colour order, and
-    the CAST backbone is called directly with ``out_type='raw'`` (restored
-    afterwards).  The hard levels are the chained ``argmax`` of every
-    GraphPool's assignment (CAST.md section 4), painted through the
-    superpixels and brought back to the original resolution by nearest
-    sampling, the same sampling for every level, so nesting survives.
+    The image goes through the model's test pipeline as in
+    :func:`inference_model` (so with the pipeline's resizes and
+    ``Superpixels`` settings, and the model's own data preprocessor), with
+    one difference: crops are left out, so that the hierarchy covers every
+    pixel of the image.  The CAST backbone then runs once with
+    ``out_type='raw'`` (restored afterwards).  The hard levels are the
+    chained ``argmax`` of every GraphPool's assignment (docs/cast.md),
+    painted through the superpixels and brought back to the original
+    resolution by nearest sampling, the same sampling for every level, so
+    nesting survives.
+
+    Class scores of a classifier are what :func:`inference_model` and
+    ``tools/test.py`` give: from the same forward pass when the test
+    pipeline has no crop, else from a second pass on the cropped view
+    (``CenterCrop`` of ImageNet pipelines), the one evaluation scores.
 
     Args:
         model (nn.Module): from :func:`init_model`: an mmseg segmentor or an
@@ -345,7 +402,7 @@ def inference_hierarchy(model: nn.Module,
 
     Returns:
         HierarchyResult: ``levels`` (``num_stages + 1`` maps ``(H, W)``),
-        soft maps, and for classifiers ``scores`` from the same pass.
+        soft maps, and for classifiers ``scores``.
     """
     backbone = getattr(model, 'backbone', None)
     if backbone is None or not hasattr(backbone, 'out_type') or \
@@ -353,30 +410,36 @@ def inference_hierarchy(model: nn.Module,
         raise TypeError('inference_hierarchy needs a model whose backbone '
                         f'is CAST, got {type(backbone).__name__}')
     num_clusters = _check_clusters(num_clusters, backbone.num_stages)
-    img_bgr = load_image(img, channel_order)
-    H, W = img_bgr.shape[:2]
-    x, sp = prepare_inputs(model, img_bgr)
+    classifier = _is_classifier(model)
 
     out_type, training = backbone.out_type, model.training
     model.eval()
     backbone.out_type = 'raw'
     try:
+        data, cropped = preprocess(model, img, channel_order,
+                                   whole_image=True)
         with torch.no_grad():
-            out = backbone(x, sp, num_clusters=num_clusters)
-            scores = _class_scores(model, out['cls_feat']) \
-                if _is_classifier(model) else None
+            out = backbone(data['inputs'], num_clusters=num_clusters)
+            scores = _class_scores(model, out['cls_feat'],
+                                   data['data_samples']) \
+                if classifier and not cropped else None
     finally:
         backbone.out_type = out_type
         model.train(training)
+    if classifier and cropped:
+        scores = inference_model(model, img, channel_order) \
+            .pred_score.double().cpu().numpy()
 
-    labels = out['superpixels']  # (1, h, w), contiguous
+    meta = data['data_samples'][0].metainfo
+    H, W = meta['ori_shape'][:2]
+    h, w = meta['img_shape'][:2]  # the image before any padding
+    labels = out['superpixels']  # (1, h', w'), contiguous, -1 = padding
     n0 = int(out['num_superpixels'][0])
-    chain = [h[0, :n0].cpu().numpy() for h in out['hierarchy']]
+    chain = [lab[0, :n0].cpu().numpy() for lab in out['hierarchy']]
     rep = _representatives(labels, chain[0] >= 0, out['feat_size'])
     per_sp = [np.arange(n0)] + [lab[rep] for lab in chain[1:]]
 
-    sp_map = labels[0].cpu().numpy()
-    h, w = sp_map.shape
+    sp_map = labels[0, :h, :w].cpu().numpy()
     full = sp_map[_nearest_index(h, H)][:, _nearest_index(w, W)]
     levels = [lab[full].astype(np.int32) for lab in per_sp]
 
@@ -388,8 +451,8 @@ def inference_hierarchy(model: nn.Module,
             s = p[:n0] if s is None else s @ p
             soft.append(s.cpu().numpy()[rep].astype(np.float32))
 
-    meta = getattr(model, 'dataset_meta', None) or {}
-    classes = meta.get('classes')
+    dataset_meta = getattr(model, 'dataset_meta', None) or {}
+    classes = dataset_meta.get('classes')
     return HierarchyResult(
         levels=levels,
         superpixels=sp_map.astype(np.int32),
