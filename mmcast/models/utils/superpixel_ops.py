@@ -142,41 +142,73 @@ def _sum_duplicates(keys: Tensor, values: Tensor) -> Tuple[Tensor, Tensor]:
     return keys, values.new_zeros(keys.numel()).index_add_(0, inverse, values)
 
 
+@functools.lru_cache(maxsize=32)
+def _column_sums(in_size: int, out_size: int, mode: str, device: str):
+    """What a run of pixels ``[x0, x1)`` of one row takes from each grid
+    column: ``cum[x1] - cum[x0]`` with ``cum`` the running sum of the
+    ``(out_size, in_size)`` interpolation matrix (float64); and bounds of
+    the grid columns with a non-zero weight: every pixel from ``x`` on reads
+    no column left of ``first[x]``, every pixel up to ``x`` none right of
+    ``last[x]`` (running extrema: a cubic weight is exactly zero where a
+    pixel falls on a grid point, so the non-zero columns alone do not move
+    monotonically with the pixel)."""
+    index, weights = _interp_taps(in_size, out_size, mode, device)
+    dense = torch.zeros(out_size, in_size, dtype=torch.float64,
+                        device=device).scatter_add_(1, index, weights)
+    cum = torch.cat([dense.new_zeros(1, in_size), dense.cumsum(0)])
+    cols = torch.arange(in_size, device=device)
+    nonzero = dense != 0
+    first = torch.where(nonzero, cols, in_size).min(1).values
+    last = torch.where(nonzero, cols, -1).max(1).values
+    return (cum, first.flip(0).cummin(0).values.flip(0),
+            last.cummax(0).values)
+
+
 def _pooling_rows(labels: Tensor, grid_size: Tuple[int, int], taps_y,
-                  taps_x, row_start: int) -> Tuple[Tensor, Tensor]:
+                  columns, row_start: int) -> Tuple[Tensor, Tensor]:
     """Non-zero entries of the pooling matrix for a band of pixel rows.
 
     Entry ``(s, cell)`` sums the interpolation weight that grid ``cell``
     gives to the pixels of segment ``s`` in the band.  Interpolation is
-    separable, so the weights are summed along x first (one entry per
-    segment, pixel row and grid column), then spread along y: the sort
-    behind the sums sees ``T_x`` entries per pixel, not ``T_y * T_x``.
+    separable: along x, each run of one label in a row (a few per row, not
+    one per pixel) takes its weights from the running sums of
+    :func:`_column_sums`; along y, every such entry spreads over the taps
+    of its row.  Equal entries are then summed.
 
     Args:
         labels (Tensor): ``(r, W)`` labels of the band, negative = none.
         grid_size (tuple[int, int]): the grid ``(h, w)``.
-        taps_y, taps_x (tuple[Tensor, Tensor]): from :func:`_interp_taps`
-            for the full height and width.
+        taps_y (tuple[Tensor, Tensor]): from :func:`_interp_taps` for the
+            full height.
+        columns (tuple): from :func:`_column_sums` for the width.
         row_start (int): index of the band's first row.
 
     Returns:
         tuple[Tensor, Tensor]: keys ``s * h * w + cell`` (sorted, unique)
         and their float64 weights.
     """
-    (iy, wy), (ix, wx) = taps_y, taps_x
+    (iy, wy), (cum, first_col, last_col) = taps_y, columns
     h, w = grid_size
-    r = labels.shape[0]
-    valid = labels >= 0
-    rows = torch.arange(row_start, row_start + r, device=labels.device)
-    # Along x: key (segment, pixel row, grid column).
-    key = ((labels * r + (rows - row_start)[:, None])[..., None] * w +
-           ix[None])[valid]  # (n, T_x)
-    key, weight = _sum_duplicates(
-        key.view(-1), wx[None].expand(r, -1, -1)[valid].reshape(-1))
-    col, key = key % w, key // w
-    seg, row = key // r, key % r + row_start
-    # Along y: key (segment, grid cell).
-    key = seg[:, None] * (h * w) + iy[row] * w + col[:, None]
+    W = labels.shape[1]
+    # Runs: maximal stretches of one label within a row.
+    starts = torch.ones_like(labels, dtype=torch.bool)
+    starts[:, 1:] = labels[:, 1:] != labels[:, :-1]
+    row, x0 = starts.nonzero(as_tuple=True)
+    x1 = torch.full_like(x0, W)
+    x1[:-1] = torch.where(row[1:] == row[:-1], x0[1:], W)
+    seg = labels[row, x0]
+    keep = seg >= 0
+    row, x0, x1, seg = row[keep] + row_start, x0[keep], x1[keep], seg[keep]
+    # Along x: one entry per run and grid column it reads.
+    lo, span = first_col[x0], last_col[x1 - 1] - first_col[x0] + 1
+    run = torch.repeat_interleave(
+        torch.arange(seg.numel(), device=labels.device), span)
+    col = lo[run] + torch.arange(run.numel(), device=labels.device) - \
+        (torch.cumsum(span, 0) - span)[run]
+    weight = cum[x1[run], col] - cum[x0[run], col]
+    # Along y: each entry spreads over the taps of its row.
+    row = row[run]
+    key = seg[run, None] * (h * w) + iy[row] * w + col[:, None]
     return _sum_duplicates(key.view(-1), (weight[:, None] * wy[row]).view(-1))
 
 
@@ -192,8 +224,9 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
     bicubic), so the mean over a segment is ``A @ feats`` with ``A[s,
     cell]`` the summed weights of the segment's pixels over their pixel
     count.  ``A`` is sparse (a segment touches the few cells around it) and
-    is built band of rows by band of rows, so memory stays ``O(max_entries
-    + nnz(A) + N * C)`` (``nnz(A) <= H * W * T``).
+    is built band of rows by band of rows (:func:`_pooling_rows`), so
+    memory stays ``O(max_entries + nnz(A) + N * C)``, ``nnz(A) <= H * W *
+    T``.
 
     Args:
         feats (Tensor): ``(B, C, h, w)``, or ``(1, C, h, w)`` shared by the
@@ -202,8 +235,8 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
             negative for none.
         num_segments (int): N.
         mode (str): ``'bilinear'`` or ``'bicubic'``.
-        max_entries (int): pixel-tap pairs handled at once (bounds the
-            working memory; the result does not depend on it).
+        max_entries (int): bounds the entries handled at once (the working
+            memory); the result does not depend on it.
 
     Returns:
         Tensor: ``(B, N, C)`` means (zero for empty segments).
@@ -215,26 +248,27 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
                             num_segments)[0]
     device = str(feats.device)
     taps_y = _interp_taps(h, H, mode, device)
-    taps_x = _interp_taps(w, W, mode, device)
-    band = max(1, max_entries // (W * taps_x[0].shape[1]))
-    # float32 at least (half-precision sparse products are not everywhere).
+    columns = _column_sums(w, W, mode, device)
+    # A band yields at most one entry per pixel, column tap and row tap.
+    band = max(1, max_entries // (W * taps_y[0].shape[1] *
+                                  int((columns[2] - columns[1]).max() + 1)))
+    # float32 at least (half-precision sparse products are not everywhere);
+    # contiguous rows: the sparse product is slow on strided ones.
     dtype = torch.promote_types(feats.dtype, torch.float32)
-    grid = feats.flatten(2).transpose(1, 2).to(dtype)  # (Bf, h*w, C)
+    grid = feats.flatten(2).transpose(1, 2).to(dtype).contiguous()
     out = []
     for b in range(B):
         lab = labels[b]
+        parts = [_pooling_rows(lab[r0:r0 + band], (h, w), taps_y, columns,
+                               r0) for r0 in range(0, H, band)]
+        key, weight = _sum_duplicates(torch.cat([p[0] for p in parts]),
+                                      torch.cat([p[1] for p in parts]))
+        seg, cell = key // (h * w), key % (h * w)
         count = torch.bincount(lab[lab >= 0], minlength=num_segments)
-        mean = grid.new_zeros(num_segments, C)
-        for r0 in range(0, H, band):
-            key, weight = _pooling_rows(lab[r0:r0 + band], (h, w), taps_y,
-                                        taps_x, r0)
-            seg, cell = key // (h * w), key % (h * w)
-            matrix = torch.sparse_coo_tensor(
-                torch.stack([seg, cell]),
-                (weight / count[seg]).to(dtype), (num_segments, h * w),
-                is_coalesced=True, check_invariants=False)
-            mean += torch.sparse.mm(matrix, grid[b if Bf > 1 else 0])
-        out.append(mean)
+        matrix = torch.sparse_coo_tensor(
+            torch.stack([seg, cell]), (weight / count[seg]).to(dtype),
+            (num_segments, h * w), is_coalesced=True, check_invariants=False)
+        out.append(torch.sparse.mm(matrix, grid[b if Bf > 1 else 0]))
     return torch.stack(out).to(feats.dtype)
 
 
