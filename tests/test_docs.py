@@ -96,11 +96,14 @@ def command_lines(lines):
 
 @pytest.mark.parametrize('doc', DOCS, ids=rel)
 def test_every_command_is_tested_or_says_what_it_needs(doc):
+    """A marker covers the commands after it up to the next blank line."""
     for lang, lines in code_blocks(open(doc).read()):
         if lang not in ('', 'bash', 'shell', 'sh'):
             continue
         last_marker = None
         for i, line in enumerate(lines):
+            if not line.strip():  # a blank line starts a new group
+                last_marker = None
             if MARKER.search(line):
                 last_marker = i
             if i in command_lines(lines):

@@ -7,8 +7,10 @@ import skimage.data
 import torch
 
 from mmcast.apis import inference_hierarchy, init_model
-from mmcast.apis.inference import _representatives, preprocess
+from mmcast.apis.inference import preprocess
 from mmcast.datasets.transforms.superpixel import compute_superpixels
+from mmcast.models.segmentors.hierarchy_segmentor import \
+    superpixel_representatives
 from tests.hierarchy_helpers import (CLS_CFG, SEG_CFG, nesting_violations,
                                      quiet_init_model, save_tiny_checkpoint)
 
@@ -188,5 +190,6 @@ def test_superpixels_missed_by_the_stem_grid_borrow_a_token():
     labels[3:5, 3:5] = 4  # inside quadrant 0
     labels[2:4, 7:11] = 5  # one column in quadrant 0, three in quadrant 1
     valid = np.array([True] * 4 + [False] * 2)
-    rep = _representatives(torch.from_numpy(labels)[None], valid, (2, 2))
-    np.testing.assert_array_equal(rep, [0, 1, 2, 3, 0, 1])
+    rep = superpixel_representatives(torch.from_numpy(labels),
+                                     torch.from_numpy(valid), (2, 2))
+    np.testing.assert_array_equal(rep.numpy(), [0, 1, 2, 3, 0, 1])

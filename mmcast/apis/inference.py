@@ -13,20 +13,19 @@ import copy
 import logging
 import warnings
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope, init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 
 from mmcast.apis.hierarchy_result import HierarchyResult
 from mmcast.datasets.transforms.superpixel import to_three_channels
-from mmcast.models.utils.superpixel_ops import resize_labels
+from mmcast.engine.checkpoint import load_model_checkpoint
 
 RANDOM_WEIGHTS = (
     'init_model: no checkpoint given, the model has RANDOM weights: its '
@@ -62,8 +61,11 @@ def init_model(config: Union[str, Path, Config],
 
     Args:
         config (str | Path | Config): config file or object.
-        checkpoint (str, optional): weights.  Without one the model keeps
-            its (CAST) random initialisation and a warning says so.
+        checkpoint (str, optional): weights, read with ``weights_only``
+            and checked against the model (a one-line
+            :class:`~mmcast.engine.CheckpointError` when they do not fit).
+            Without one the model keeps its (CAST) random initialisation
+            and a warning says so.
         device (str): e.g. ``'cpu'`` (default) or ``'cuda:0'``.
         cfg_options (dict, optional): overrides merged into the config.
 
@@ -103,8 +105,7 @@ def init_model(config: Union[str, Path, Config],
         finally:
             logger.setLevel(level)
     else:
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu',
-                               logger='silent')
+        ckpt = load_model_checkpoint(model, checkpoint)
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         if meta.get('dataset_meta'):
             model.dataset_meta = meta['dataset_meta']
@@ -293,47 +294,6 @@ def inference_model(model: nn.Module,
 
 # ----------------------------------------------------------------------
 # Hierarchy
-def _representatives(labels: torch.Tensor, valid: np.ndarray,
-                     grid_size: Tuple[int, int]) -> np.ndarray:
-    """A token for every superpixel, borrowed when it has none.
-
-    With ``token_pooling='stem'`` the label map is sampled on the stride-8
-    grid; a superpixel no grid cell samples gets no token.  It takes the
-    token whose grid cells cover most of its pixels (every label sampled on
-    the grid has a token), so each superpixel maps to exactly one token and
-    nesting is kept.
-
-    Args:
-        labels (Tensor): ``(1, h, w)`` contiguous superpixels.
-        valid (np.ndarray): ``(N0,)`` bool, superpixels with a token.
-        grid_size (tuple[int, int]): the stem grid the labels were sampled
-            on (the backbone's ``feat_size``).
-
-    Returns:
-        np.ndarray: ``(N0,)`` int64 token of every superpixel.
-    """
-    n0 = valid.shape[0]
-    rep = np.arange(n0)
-    if valid.all():
-        return rep
-    grid = resize_labels(labels, grid_size)
-    cover = resize_labels(grid, labels.shape[-2:])[0].cpu().numpy().ravel()
-    own = labels[0].cpu().numpy().ravel()
-    # Pixels of the padding (-1) have no superpixel, nor can lend one.
-    pick = (own >= 0) & (cover >= 0) & ~valid[np.maximum(own, 0)]
-    key = own[pick] * n0 + cover[pick]
-    uniq, counts = np.unique(key, return_counts=True)
-    # Sort by (superpixel, count): the last entry of each superpixel is the
-    # token covering most of it (ties: the largest token id).
-    order = np.lexsort((counts, uniq // n0))
-    owner, token = uniq[order] // n0, uniq[order] % n0
-    last = np.r_[owner[1:] != owner[:-1], True]
-    rep[owner[last]] = token[last]
-    if not valid[rep].all():  # cannot happen: grid labels all have tokens
-        raise RuntimeError('a superpixel found no token to borrow from')
-    return rep
-
-
 def _check_clusters(num_clusters, num_stages: int) -> Optional[List[int]]:
     if num_clusters is None:
         return None
@@ -354,6 +314,14 @@ def _is_classifier(model: nn.Module) -> bool:
         not hasattr(model, 'decode_head')
 
 
+def _num_levels(model: nn.Module) -> int:
+    """Levels above the units of a hierarchy model or a CAST model."""
+    counts = getattr(model, 'num_clusters', None)
+    if counts:
+        return len(counts)
+    return model.backbone.num_stages
+
+
 def _class_scores(model: nn.Module, cls_feat: torch.Tensor,
                   data_samples: list) -> np.ndarray:
     """Scores of the class token through the classifier's neck and head,
@@ -371,18 +339,23 @@ def inference_hierarchy(model: nn.Module,
                         num_clusters: Optional[Sequence[int]] = None,
                         return_soft: bool = False,
                         channel_order: str = 'bgr') -> HierarchyResult:
-    """CAST's part-whole hierarchy of one image.
+    """The part-whole hierarchy of one image, in one forward pass.
 
     The image goes through the model's test pipeline as in
     :func:`inference_model` (so with the pipeline's resizes and
     ``Superpixels`` settings, and the model's own data preprocessor), with
     one difference: crops are left out, so that the hierarchy covers every
-    pixel of the image.  The CAST backbone then runs once with
-    ``out_type='raw'`` (restored afterwards).  The hard levels are the
-    chained ``argmax`` of every GraphPool's assignment (docs/cast.md),
-    painted through the superpixels and brought back to the original
-    resolution by nearest sampling, the same sampling for every level, so
-    nesting survives.
+    pixel of the image.
+
+    Models: an mmseg segmentor or an mmpretrain classifier whose backbone is
+    CAST (its hierarchy: the chained ``argmax`` of every GraphPool's
+    assignment, docs/cast.md, read by
+    :func:`~mmcast.models.segmentors.cast_hierarchy`), or a hierarchy model
+    (:class:`~mmcast.models.segmentors.HierarchySegmentor`,
+    :class:`~mmcast.models.segmentors.ViTKMeansHierarchy`), whose own
+    ``extract_hierarchy`` is used.  Levels are painted through the units
+    (superpixels) and brought back to the original resolution by nearest
+    sampling, the same sampling for every level, so nesting survives.
 
     Class scores of a classifier are what :func:`inference_model` and
     ``tools/test.py`` give: from the same forward pass when the test
@@ -390,41 +363,47 @@ def inference_hierarchy(model: nn.Module,
     (``CenterCrop`` of ImageNet pipelines), the one evaluation scores.
 
     Args:
-        model (nn.Module): from :func:`init_model`: an mmseg segmentor or an
-            mmpretrain classifier whose ``backbone`` is CAST.
+        model (nn.Module): from :func:`init_model`.
         img (str | Path | np.ndarray): image file, or array ``(H, W)``,
             ``(H, W, 3)`` or ``(H, W, 4)`` of any size.
-        num_clusters (Sequence[int], optional): clusters per stage for this
-            call (one count per stage); the config's by default.
+        num_clusters (Sequence[int], optional): clusters per level for this
+            call (one count per level); the config's by default.
         return_soft (bool): also return the soft maps ``S_l = S_{l-1} P_l``
-            per superpixel.
+            per superpixel (CAST only).
         channel_order (str): of an array image: ``'bgr'`` or ``'rgb'``.
 
     Returns:
-        HierarchyResult: ``levels`` (``num_stages + 1`` maps ``(H, W)``),
-        soft maps, and for classifiers ``scores``.
+        HierarchyResult: ``levels`` (``L + 1`` maps ``(H, W)``), soft maps,
+        and for classifiers ``scores``.
     """
+    from mmcast.models.segmentors import cast_hierarchy
+    extract = getattr(model, 'extract_hierarchy', None)
     backbone = getattr(model, 'backbone', None)
-    if backbone is None or not hasattr(backbone, 'out_type') or \
-            not hasattr(backbone, 'num_stages'):
+    if extract is None and (backbone is None or not hasattr(
+            backbone, 'out_type') or not hasattr(backbone, 'num_stages')):
         raise TypeError('inference_hierarchy needs a model whose backbone '
-                        f'is CAST, got {type(backbone).__name__}')
-    num_clusters = _check_clusters(num_clusters, backbone.num_stages)
+                        'is CAST, or a hierarchy model, got '
+                        f'{type(model).__name__} with '
+                        f'{type(backbone).__name__}')
+    num_clusters = _check_clusters(num_clusters, _num_levels(model))
     classifier = _is_classifier(model)
 
-    out_type, training = backbone.out_type, model.training
+    training = model.training
     model.eval()
-    backbone.out_type = 'raw'
     try:
         data, cropped = preprocess(model, img, channel_order,
                                    whole_image=True)
         with torch.no_grad():
-            out = backbone(data['inputs'], num_clusters=num_clusters)
-            scores = _class_scores(model, out['cls_feat'],
+            if extract is not None:
+                res = extract(data['inputs'], num_clusters, return_soft)[0]
+            else:
+                res = cast_hierarchy(backbone, data['inputs'], None,
+                                     num_clusters,
+                                     return_soft=return_soft)[0]
+            scores = _class_scores(model, res['cls_feat'][None],
                                    data['data_samples']) \
                 if classifier and not cropped else None
     finally:
-        backbone.out_type = out_type
         model.train(training)
     if classifier and cropped:
         scores = inference_model(model, img, channel_order) \
@@ -433,23 +412,12 @@ def inference_hierarchy(model: nn.Module,
     meta = data['data_samples'][0].metainfo
     H, W = meta['ori_shape'][:2]
     h, w = meta['img_shape'][:2]  # the image before any padding
-    labels = out['superpixels']  # (1, h', w'), contiguous, -1 = padding
-    n0 = int(out['num_superpixels'][0])
-    chain = [lab[0, :n0].cpu().numpy() for lab in out['hierarchy']]
-    rep = _representatives(labels, chain[0] >= 0, out['feat_size'])
-    per_sp = [np.arange(n0)] + [lab[rep] for lab in chain[1:]]
-
-    sp_map = labels[0, :h, :w].cpu().numpy()
+    per_unit = [lab.cpu().numpy() for lab in res['unit_levels']]
+    sp_map = res['superpixels'][:h, :w].cpu().numpy()
     full = sp_map[_nearest_index(h, H)][:, _nearest_index(w, W)]
-    levels = [lab[full].astype(np.int32) for lab in per_sp]
-
-    soft = None
-    if return_soft:
-        soft, s = [], None
-        for stage in out['stages']:
-            p = stage['logits'][0].double().softmax(-1)
-            s = p[:n0] if s is None else s @ p
-            soft.append(s.cpu().numpy()[rep].astype(np.float32))
+    levels = [lab[full].astype(np.int32) for lab in per_unit]
+    soft = [s.cpu().numpy().astype(np.float32) for s in res['soft']] \
+        if return_soft else None
 
     dataset_meta = getattr(model, 'dataset_meta', None) or {}
     classes = dataset_meta.get('classes')
@@ -458,9 +426,9 @@ def inference_hierarchy(model: nn.Module,
         superpixels=sp_map.astype(np.int32),
         ori_shape=(H, W),
         input_shape=(h, w),
-        num_clusters=list(num_clusters or backbone.num_clusters),
-        superpixel_labels=per_sp,
-        borrowed=rep != np.arange(n0),
+        num_clusters=[int(k) for k in res['level_sizes'][1:]],
+        superpixel_labels=per_unit,
+        borrowed=res['borrowed'].cpu().numpy(),
         soft=soft,
         scores=scores,
         pred_label=None if scores is None else int(np.argmax(scores)),

@@ -39,6 +39,7 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
+from mmcast.utils import add_cli_flags, quiet_logs, run_cli  # noqa: E402
 
 
 def parse_args():
@@ -54,6 +55,7 @@ def parse_args():
     parser.add_argument('--json', help='also write the figures here')
     parser.add_argument('--child', choices=['cast', 'vit'],
                         help=argparse.SUPPRESS)  # one whole-image run
+    add_cli_flags(parser)
     return parser.parse_args()
 
 
@@ -222,6 +224,7 @@ def slide(args):
 
 def main():
     args = parse_args()
+    quiet_logs(args.verbose)
     if args.child:
         return whole_image_child(args)
     if args.threads:
@@ -237,4 +240,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

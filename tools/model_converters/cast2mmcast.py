@@ -24,12 +24,16 @@ release's linear head) it is a whole-model checkpoint for ``load_from``.
 """
 import argparse
 import os.path as osp
+import sys
 
 import torch
 from mmengine.config import Config
+from mmengine.utils import ProgressBar
 
+from mmcast.engine.checkpoint import CheckpointError, load_checkpoint_file
 from mmcast.models.utils.release_ckpt import (convert_release_segmentor,
                                               convert_release_state_dict)
+from mmcast.utils import add_cli_flags, run_cli
 
 #: The released segmentors' encoder settings (CAST-S/B, 512 crops).
 SEGMENTOR_HEADS = 12
@@ -58,6 +62,7 @@ def parse_args():
     parser.add_argument(
         '--backbone-only', action='store_true', help='(Segmenter files) '
         'write the backbone only, for a Pretrained init')
+    add_cli_flags(parser, verbose=False)
     return parser.parse_args()
 
 
@@ -95,16 +100,22 @@ def segmentor_config(model_cfg: dict, base: str = None) -> Config:
 
 def convert(src, dst, prefix='', head_prefix=None, config=None,
             num_heads=SEGMENTOR_HEADS, num_clusters=SEGMENTOR_CLUSTERS,
-            backbone_only=False):
+            backbone_only=False, progress=False):
     """Convert ``src`` to ``dst``; returns the written dict.
 
     A whole Segmenter (unless ``backbone_only``) also writes its config
     next to ``dst`` (``.py``); the returned dict then has ``config``, the
-    path of that file.
+    path of that file.  ``progress`` shows a bar over the three steps
+    (read, map, write) for files of 64 MB and more.
     """
-    if not osp.isfile(src):
-        raise FileNotFoundError(f'no checkpoint at {src}')
-    ckpt = torch.load(src, map_location='cpu', weights_only=False)
+    large = osp.isfile(src) and osp.getsize(src) >= 64 << 20
+    bar = ProgressBar(3, file=sys.stdout) if progress and large else None
+    ckpt = load_checkpoint_file(src)
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f'{src} holds a {type(ckpt).__name__}, not '
+                              'a checkpoint dict')
+    if bar:
+        bar.update()
     if has_decoder(ckpt) and not backbone_only:
         state_dict, model_cfg = convert_release_segmentor(
             ckpt, num_heads, list(num_clusters))
@@ -112,21 +123,27 @@ def convert(src, dst, prefix='', head_prefix=None, config=None,
         meta.pop('head', None)
         meta.update(head_shape=None, decoder=model_cfg['decode_head'])
         result = dict(state_dict=state_dict, meta=dict(cast_release=meta))
-        torch.save(result, dst)
+    else:
+        state_dict, meta = convert_release_state_dict(ckpt)
+        head = meta.pop('head', None)
+        out = {prefix + k: v for k, v in state_dict.items()}
+        if head_prefix is not None:
+            if head is None:
+                raise KeyError(f'{src} holds no linear head to keep')
+            out.update({head_prefix + k: v for k, v in head.items()})
+        meta['head_shape'] = None if head is None else \
+            list(head['weight'].shape)
+        result = dict(state_dict=out, meta=dict(cast_release=meta))
+    if bar:
+        bar.update()
+    torch.save(result, dst)
+    if 'decoder' in meta:
         cfg_path = osp.splitext(dst)[0] + '.py'
         segmentor_config(model_cfg, config).dump(cfg_path)
         result['config'] = cfg_path
-        return result
-    state_dict, meta = convert_release_state_dict(ckpt)
-    head = meta.pop('head', None)
-    out = {prefix + k: v for k, v in state_dict.items()}
-    if head_prefix is not None:
-        if head is None:
-            raise KeyError(f'{src} holds no linear head to keep')
-        out.update({head_prefix + k: v for k, v in head.items()})
-    meta['head_shape'] = None if head is None else list(head['weight'].shape)
-    result = dict(state_dict=out, meta=dict(cast_release=meta))
-    torch.save(result, dst)
+    if bar:
+        bar.update()
+        print()
     return result
 
 
@@ -134,7 +151,7 @@ def main():
     args = parse_args()
     result = convert(args.src, args.dst, args.prefix, args.head_prefix,
                      args.config, args.num_heads, args.num_clusters,
-                     args.backbone_only)
+                     args.backbone_only, progress=True)
     meta = result['meta']['cast_release']
     print(f"converted {args.src} ({meta['format']} format, "
           f"{len(result['state_dict'])} tensors) -> {args.dst}")
@@ -151,4 +168,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

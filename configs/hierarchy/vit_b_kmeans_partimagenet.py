@@ -1,0 +1,6 @@
+# Paper Table 1's ViT-B baseline: ViT-B/16 + nested k-means on PartImageNet.
+_base_ = [
+    '../_base_/models/vit_kmeans_hierarchy.py',
+    '../_base_/datasets/partimagenet_hierarchy.py'
+]
+model = dict(backbone=dict(arch='base'))
