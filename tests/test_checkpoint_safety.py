@@ -207,3 +207,19 @@ def test_checkpoint_of_another_architecture(tmp_path):
     check_state_dict(seg, state_dict_of(dict(state_dict=wrapped)))
     with pytest.raises(CheckpointError, match='holds no model weights'):
         state_dict_of(dict(meta=dict(a=1)), 'x.pth')
+
+
+def test_a_hierarchy_models_extra_pool_is_optional_in_a_checkpoint():
+    """A hierarchy model with the paper's extra coarse GraphPool evaluates
+    the checkpoint of the model it reads (which has no such pool); every
+    other tensor is still required."""
+    from tests.test_evaluation_metrics import tiny_cast_hierarchy
+    model = tiny_cast_hierarchy(coarse_pool=dict(
+        type='GraphPool', num_clusters=2, num_heads=2))
+    state = {k: v for k, v in model.state_dict().items()
+             if not k.startswith('coarse_pool.')}
+    assert len(state) < len(model.state_dict())
+    check_state_dict(model, state, 'backbone.pth')
+    del state[next(iter(state))]
+    with pytest.raises(CheckpointError, match='1 of the model'):
+        check_state_dict(model, state, 'backbone.pth')

@@ -187,7 +187,8 @@ def build_test_pipeline(cfg: Optional[Config], from_array: bool = False,
                         whole_image: bool = False):
     """The config's test pipeline, for one image given at inference.
 
-    As mmseg's ``inference_model``: annotation loading is left out; for an
+    As mmseg's ``inference_model``: annotation loading (``LoadAnnotations``,
+    ``LoadPartAnnotations``, any ``Load*Annotation*``) is left out; for an
     array the image-loading step is left out too (the array is the loaded
     image).  Every other transform runs as ``tools/test.py`` runs it.
 
@@ -208,7 +209,7 @@ def build_test_pipeline(cfg: Optional[Config], from_array: bool = False,
     steps, cropped = [], False
     for t in _test_pipeline(cfg):
         name = _type_name(t)
-        if name.startswith('LoadAnnotations') or \
+        if (name.startswith('Load') and 'Annotation' in name) or \
                 (from_array and name.startswith('LoadImage')):
             continue
         if whole_image and 'Crop' in name:
