@@ -337,10 +337,8 @@ def check_state_dict(model: nn.Module, state_dict: dict,
 
     A checkpoint fits when it has every tensor of the model with the
     model's shape (extra tensors are allowed: they are ignored, as
-    mmengine does).  A model may name prefixes of tensors that a
-    checkpoint need not hold in ``optional_checkpoint_prefixes`` (e.g. a
-    hierarchy model's extra ``coarse_pool.``, which keeps its
-    initialisation when the checkpoint of the model it evaluates has none).
+    mmengine does), except under the prefixes the model lists in an
+    ``optional_state_prefixes`` attribute, which may be missing.
 
     Args:
         model (nn.Module): the model (wrappers and TTA models are
@@ -353,12 +351,12 @@ def check_state_dict(model: nn.Module, state_dict: dict,
             shape, with counts.
     """
     target = _model_state(model)
-    optional = tuple(
-        getattr(_unwrap(model), 'optional_checkpoint_prefixes', ()))
-    missing = [
-        k for k in target if k not in state_dict
-        and not (optional and k.startswith(optional))
-    ]
+    # Parts a model declares optional keep their initialisation when a
+    # checkpoint lacks them (e.g. HierarchySegmentor's coarse_pool on a
+    # pre-training checkpoint).
+    optional = tuple(getattr(_unwrap(model), 'optional_state_prefixes', ()))
+    missing = [k for k in target if k not in state_dict
+               and not (optional and k.startswith(optional))]
     reshaped = [
         f'{k} {tuple(state_dict[k].shape)} vs {tuple(target[k].shape)}'
         for k in target if k in state_dict

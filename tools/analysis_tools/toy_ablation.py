@@ -262,12 +262,9 @@ def pretrain(row, pairs, args, log):
     optim = OptimWrapper(torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=args.lr,
         weight_decay=0.1))
-    # One cycle needs two non-empty phases (3 steps at least); a shorter
-    # run (the tests' smoke run) keeps the learning rate constant.
     sched = torch.optim.lr_scheduler.OneCycleLR(
         optim.optimizer, max_lr=args.lr, total_steps=args.steps,
-        pct_start=max(0.1, 2 / args.steps)) if args.steps >= 3 else \
-        torch.optim.lr_scheduler.LambdaLR(optim.optimizer, lambda _: 1.)
+        pct_start=max(0.1, 2 / args.steps))
     rng = np.random.default_rng(args.seed + 3)
     # The momentum encoder's cosine schedule reads the run's length.
     MessageHub.get_current_instance().update_info('max_iters', args.steps)
@@ -276,7 +273,8 @@ def pretrain(row, pairs, args, log):
         idx = rng.choice(len(pairs), args.batch_size, replace=False)
         batch = default_collate([pairs[i] for i in idx])
         losses = model.train_step(batch, optim)
-        sched.step()
+        if step + 1 < args.steps:  # no learning rate after the last step
+            sched.step()
         if (step + 1) % max(1, args.steps // 5) == 0:
             log(f'  MoCo step {step + 1}/{args.steps}: loss '
                 f'{float(losses["loss"]):.3f}')

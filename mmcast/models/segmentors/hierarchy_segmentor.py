@@ -321,8 +321,8 @@ class HierarchySegmentor(BaseSegmentor):
             self.coarse_pool = build_token_pool(
                 cfg, cfg.pop('embed_dims', self.backbone.embed_dims),
                 cfg.pop('num_clusters'))
-            # A checkpoint without it (that of the model evaluated) fits.
-            self.optional_checkpoint_prefixes = ('coarse_pool.', )
+            # checked loading (mmcast.engine) lets a checkpoint lack it
+            self.optional_state_prefixes = ('coarse_pool.', )
 
     # ------------------------------------------------------------------
     def extract_hierarchy(self,
