@@ -105,3 +105,19 @@ def test_memory_is_linear_in_the_image():
     mem = json.loads(res.stdout.strip().splitlines()[-1])
     assert mem['pooling_mb'] < 300, mem
     assert mem['painting_mb'] < 2 * 19 * 1024 * 2048 * 4 / 2**20, mem
+
+
+def test_pooling_backward_under_cpu_autocast():
+    """--amp on the CPU (bfloat16 autocast): the pooling's sparse product
+    runs in float32 and its backward reaches the stem features."""
+    feats = torch.randn(1, 4, 3, 3, requires_grad=True)
+    labels = torch.arange(36).view(1, 6, 6) % 4  # 4 segments
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        x = F.conv2d(feats, torch.eye(4).view(4, 4, 1, 1))
+        assert x.dtype == torch.bfloat16
+        out = upsampled_segment_mean(x, labels, 4)
+    assert out.dtype == torch.bfloat16
+    out.float().sum().backward()
+    expected = upsampled_segment_mean(feats.detach(), labels, 4)
+    torch.testing.assert_close(out.float(), expected, atol=0.05, rtol=0.02)
+    assert feats.grad is not None and bool(torch.isfinite(feats.grad).all())

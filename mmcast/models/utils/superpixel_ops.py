@@ -257,24 +257,34 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
     # A band yields at most one entry per pixel, column tap and row tap.
     band = max(1, max_entries // (W * taps_y[0].shape[1] *
                                   int((columns[2] - columns[1]).max() + 1)))
-    # float32 at least (half-precision sparse products are not everywhere);
-    # contiguous rows: the sparse product is slow on strided ones.
+    # float32 at least (half-precision sparse products are not everywhere,
+    # and under autocast their backward mixes dtypes); contiguous rows: the
+    # sparse product is slow on strided ones.
     dtype = torch.promote_types(feats.dtype, torch.float32)
     grid = feats.flatten(2).transpose(1, 2).to(dtype).contiguous()
-    out = []
-    for b in range(B):
-        lab = labels[b]
-        parts = [_pooling_rows(lab[r0:r0 + band], (h, w), taps_y, columns,
-                               r0) for r0 in range(0, H, band)]
-        key, weight = _sum_duplicates(torch.cat([p[0] for p in parts]),
-                                      torch.cat([p[1] for p in parts]))
-        seg, cell = key // (h * w), key % (h * w)
-        count = torch.bincount(lab[lab >= 0], minlength=num_segments)
-        matrix = torch.sparse_coo_tensor(
-            torch.stack([seg, cell]), (weight / count[seg]).to(dtype),
-            (num_segments, h * w), is_coalesced=True, check_invariants=False)
-        out.append(torch.sparse.mm(matrix, grid[b if Bf > 1 else 0]))
+    with torch.autocast(feats.device.type, enabled=False):
+        out = [
+            _pooled(labels[b], grid[b if Bf > 1 else 0], num_segments,
+                    (h, w), taps_y, columns, band, dtype) for b in range(B)
+        ]
     return torch.stack(out).to(feats.dtype)
+
+
+def _pooled(lab: Tensor, grid: Tensor, num_segments: int, size, taps_y,
+            columns, band: int, dtype) -> Tensor:
+    """One image of :func:`upsampled_segment_mean`: ``(N, C)``."""
+    h, w = size
+    H = lab.shape[0]
+    parts = [_pooling_rows(lab[r0:r0 + band], (h, w), taps_y, columns, r0)
+             for r0 in range(0, H, band)]
+    key, weight = _sum_duplicates(torch.cat([p[0] for p in parts]),
+                                  torch.cat([p[1] for p in parts]))
+    seg, cell = key // (h * w), key % (h * w)
+    count = torch.bincount(lab[lab >= 0], minlength=num_segments)
+    matrix = torch.sparse_coo_tensor(
+        torch.stack([seg, cell]), (weight / count[seg]).to(dtype),
+        (num_segments, h * w), is_coalesced=True, check_invariants=False)
+    return torch.sparse.mm(matrix, grid)
 
 
 def scatter_to_pixels(values: Tensor, labels: Tensor,
