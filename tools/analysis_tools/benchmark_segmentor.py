@@ -1,10 +1,12 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-"""CAST-S segmentor against mmseg's ViT-S Segmenter on 512x512 slide
-inference, at equal token count, on this CPU; and the time of the
-superpixel transform per 512x512 image.
+"""CAST-S segmentor against mmseg's ViT-S Segmenter on this CPU: 512x512
+slide inference at equal token count, the time of the superpixel transform
+per 512x512 image, and the peak memory and time of whole-image inference on
+one large image (1024x2048 by default).
 
     .venv/bin/python tools/analysis_tools/benchmark_segmentor.py
-        [--reps 5] [--threads N]
+        [--reps 5] [--threads N] [--parts slide whole]
+        [--whole-size 1024 2048] [--json FILE]
 
 CAST-S: ``configs/cast_s_ade20k.py`` with a linear decoder (1024 SEEDS
 superpixels per 512x512 window); ViT-S: mmseg's
@@ -13,10 +15,21 @@ decoder, 32x32 = 1024 patch tokens).  Both run ``test_step`` (slide mode,
 512 window, stride 512) on the same real photos, interleaved, after a
 warm-up; superpixels are computed before timing.  The last line reads
 ``cast_s/vit_s segmentor time ratio: R``.
+
+Whole image: each model runs in a fresh process (``test_step``, mode
+``whole``, one image, SEEDS at stride 16: 8192 superpixels against ViT-S's
+8192 patches at 1024x2048), so that the peak resident memory it reports
+(``ru_maxrss``) is that model's alone; the increase over the memory held
+before the first forward pass (weights, input) is reported beside it.  The
+time is the median over ``--whole-reps`` runs after one warm-up run.
 """
 import argparse
+import json
+import os
 import os.path as osp
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -34,14 +47,24 @@ def parse_args():
     parser.add_argument('--reps', type=int, default=5)
     parser.add_argument('--images', type=int, default=2)
     parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--parts', nargs='+', default=['slide', 'whole'],
+                        choices=['slide', 'whole'])
+    parser.add_argument('--whole-size', type=int, nargs=2,
+                        default=(1024, 2048), metavar=('H', 'W'))
+    parser.add_argument('--whole-reps', type=int, default=1)
+    parser.add_argument('--json', help='also write the figures here')
+    parser.add_argument('--child', choices=['cast', 'vit'],
+                        help=argparse.SUPPRESS)  # one whole-image run
     add_cli_flags(parser)
     return parser.parse_args()
 
 
 def photos(n, size=512):
+    """``n`` BGR photos, ``size`` square or ``(h, w)``."""
     from skimage import data
+    h, w = (size, size) if isinstance(size, int) else size
     srcs = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
-    return [cv2.resize(srcs[i % len(srcs)][..., ::-1], (size, size),
+    return [cv2.resize(srcs[i % len(srcs)][..., ::-1], (w, h),
                        interpolation=cv2.INTER_LINEAR) for i in range(n)]
 
 
@@ -84,20 +107,84 @@ def samples(imgs, with_superpixels):
     return batch, sp_times
 
 
-def main():
-    args = parse_args()
-    quiet_logs(args.verbose)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def build_model(name, **overrides):
+    """``'cast'``: CAST-S (``cast_s_ade20k.py``, linear decoder); ``'vit'``:
+    mmseg's ViT-S Segmenter (linear decoder)."""
     import mmcast  # noqa: F401
-    torch.manual_seed(0)
-    cast = build(osp.join(ROOT, 'configs', 'cast_s_ade20k.py'),
-                 **{'decode_head.decoder': 'linear'})
     import mmseg
+    torch.manual_seed(0)
+    if name == 'cast':
+        return build(osp.join(ROOT, 'configs', 'cast_s_ade20k.py'),
+                     **{'decode_head.decoder': 'linear'}, **overrides)
     vit_cfg = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs',
                        'segmenter',
                        'segmenter_vit-s_fcn_8xb1-160k_ade20k-512x512.py')
-    vit = build(vit_cfg, pretrained=None)
+    return build(vit_cfg, pretrained=None, **overrides)
+
+
+def peak_mb():
+    """Peak resident memory of this process so far, in MB (Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def whole_image_child(args):
+    """One model, one large image, whole-image test_step: peak memory and
+    time (run in a fresh process by :func:`whole_image`)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    H, W = args.whole_size
+    img = photos(1, (H, W))
+    data, _ = samples(img, args.child == 'cast')
+    model = build_model(args.child, test_cfg=dict(mode='whole'))
+    before = peak_mb()
+    times = []
+    with torch.no_grad():
+        for _ in range(1 + args.whole_reps):
+            t = time.perf_counter()
+            out = model.test_step(data[0])
+            times.append(time.perf_counter() - t)
+    assert out[0].seg_logits.data.shape[-2:] == (H, W)
+    tokens = int(data[0]['inputs'][0][3].max()) + 1 \
+        if args.child == 'cast' else (H // 16) * (W // 16)
+    print(json.dumps(dict(
+        model=args.child, size=[H, W], tokens=tokens,
+        peak_mb=peak_mb(), before_mb=before,
+        time_s=statistics.median(times[1:]), first_s=times[0])))
+
+
+def whole_image(args):
+    """Whole-image inference of both models, each in its own process."""
+    results = {}
+    for child in ('cast', 'vit'):
+        cmd = [sys.executable, osp.abspath(__file__), '--child', child,
+               '--whole-size', *map(str, args.whole_size),
+               '--whole-reps', str(args.whole_reps)]
+        if args.threads:
+            cmd += ['--threads', str(args.threads)]
+        res = subprocess.run(cmd, capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=ROOT))
+        if res.returncode:
+            sys.exit(f'whole-image run of {child} failed:\n'
+                     f'{res.stderr[-3000:]}')
+        results[child] = json.loads(res.stdout.strip().splitlines()[-1])
+    H, W = args.whole_size
+    print(f'whole-image inference, one {H}x{W} image, '
+          f'{torch.get_num_threads() if not args.threads else args.threads}'
+          ' threads (each model in its own process):')
+    for name, label in (('cast', 'CAST-S segmentor'),
+                        ('vit', 'ViT-S Segmenter ')):
+        r = results[name]
+        print(f'{label}: {r["tokens"]} tokens, peak RSS {r["peak_mb"]:.0f} '
+              f'MB ({r["peak_mb"] - r["before_mb"]:+.0f} MB over the model '
+              f'and input), {r["time_s"]:.1f} s per image')
+    print('cast_s/vit_s whole-image peak memory ratio: '
+          f'{results["cast"]["peak_mb"] / results["vit"]["peak_mb"]:.3f}')
+    return results
+
+
+def slide(args):
+    """512x512 slide inference of both models, interleaved."""
+    cast, vit = build_model('cast'), build_model('vit')
     imgs = photos(args.images)
     cast_data, sp_times = samples(imgs, True)
     vit_data, _ = samples(imgs, False)
@@ -129,6 +216,27 @@ def main():
           f'({len(sp_times)} images)')
     print(f'cast_s/vit_s segmentor time ratio: '
           f'{med["cast"] / med["vit"]:.3f}')
+    return dict(tokens=float(tokens), cast_ms=med['cast'] * 1e3,
+                vit_ms=med['vit'] * 1e3,
+                seeds_ms=statistics.median(sp_times) * 1e3,
+                ratio=med['cast'] / med['vit'])
+
+
+def main():
+    args = parse_args()
+    quiet_logs(args.verbose)
+    if args.child:
+        return whole_image_child(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    figures = {}
+    if 'slide' in args.parts:
+        figures['slide'] = slide(args)
+    if 'whole' in args.parts:
+        figures['whole'] = whole_image(args)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(figures, f, indent=2)
 
 
 if __name__ == '__main__':
