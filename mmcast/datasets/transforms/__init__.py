@@ -1,8 +1,9 @@
 # Copyright (c) mmcast contributors. All rights reserved.
+from .image_labels import MaskToImageLabels, PackSegInputsWithImageLabels
 from .part_annotations import LoadPartAnnotations, PackPartSegInputs
 from .superpixel import Superpixels, compute_superpixels
 
 __all__ = [
-    'LoadPartAnnotations', 'PackPartSegInputs', 'Superpixels',
-    'compute_superpixels'
+    'LoadPartAnnotations', 'MaskToImageLabels', 'PackPartSegInputs',
+    'PackSegInputsWithImageLabels', 'Superpixels', 'compute_superpixels'
 ]

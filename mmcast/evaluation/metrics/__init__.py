@@ -2,7 +2,9 @@
 from .clustering_metric import ClusteringMetric
 from .hierarchy_metric import HierarchyMetric
 from .retrieval_metric import SegmentRetrievalMetric
+from .split_iou_metric import SplitIoUMetric
 
 __all__ = [
-    'ClusteringMetric', 'HierarchyMetric', 'SegmentRetrievalMetric'
+    'ClusteringMetric', 'HierarchyMetric', 'SegmentRetrievalMetric',
+    'SplitIoUMetric'
 ]
