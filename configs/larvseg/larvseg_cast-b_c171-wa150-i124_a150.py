@@ -5,12 +5,6 @@ _base_ = [
     './_base_/datasets/i124_source.py',
 ]
 train_dataloader = dict(
-    sampler=dict(source_ratio=[3, 3, 2]),
+    sampler=dict(source_ratio=_base_.i124_source_ratio),
     dataset=dict(sources=_base_.sources + [_base_.i124]))
-model = dict(
-    decode_head=dict(
-        topk=40,
-        bg_thresh=0.35,
-        bg_profile_thresh=2.0,
-        source_loss_weights=dict(
-            wa150=dict(loss_cls=0.2), i124=dict(loss_cls=0.2))))
+model = dict(decode_head=_base_.i124_head)

@@ -13,20 +13,7 @@ superpixels = dict(type='Superpixels', stride=16, preset='segmentation')
 train_dataloader = dict(
     dataset=dict(pipeline=[superpixels, _base_.pack]))
 val_dataloader = dict(
-    dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-        dict(type='LoadAnnotations', reduce_zero_label=True),
-        superpixels,
-        dict(type='PackSegInputs'),
-    ]))
+    dataset=dict(pipeline=_base_.test_pipeline[:-1] +
+                 [superpixels, dict(type='PackSegInputs')]))
 test_dataloader = val_dataloader
-model = dict(
-    decode_head=dict(
-        vocab_size=_base_.ade150_coco171_vocab_size,
-        loss_cls_weight=0.1,
-        loss_aux_weight=0.1,
-        use_ca=True,
-        memory_size=20,
-        topk=20,
-        warmup=1))
+model = dict(decode_head=dict(vocab_size=_base_.ade150_coco171_vocab_size))

@@ -26,12 +26,15 @@ class SplitIoUMetric(IoUMetric):
         base_classes (Sequence[str], optional): names of the base classes
             (with masks).  Give one of the two: the other split is the rest
             of ``dataset_meta['classes']``.
+        per_class (bool): also return every class's IoU as
+            ``IoU.<class>``. Defaults to False.
         **kwargs: :class:`mmseg.evaluation.IoUMetric` arguments.
     """
 
     def __init__(self,
                  novel_classes: Optional[Sequence[str]] = None,
                  base_classes: Optional[Sequence[str]] = None,
+                 per_class: bool = False,
                  **kwargs):
         if (novel_classes is None) == (base_classes is None):
             raise ValueError('SplitIoUMetric needs exactly one of '
@@ -41,6 +44,7 @@ class SplitIoUMetric(IoUMetric):
             list(novel_classes)
         self.base_classes = None if base_classes is None else \
             list(base_classes)
+        self.per_class = per_class
 
     def split_indices(self, classes: Sequence[str]) -> Dict[str, List[int]]:
         """Indices of the base and novel classes in ``classes``."""
@@ -70,6 +74,9 @@ class SplitIoUMetric(IoUMetric):
             vals = iou[idx]
             out[f'mIoU_{name}'] = float(np.round(np.nanmean(vals) * 100, 2)) \
                 if len(idx) and not np.isnan(vals).all() else float('nan')
+        if self.per_class:
+            out.update((f'IoU.{c}', float(np.round(v * 100, 2)))
+                       for c, v in zip(self.dataset_meta['classes'], iou))
         print_log(f"mIoU all/base/novel: {out['mIoU']} / "
                   f"{out['mIoU_base']} / {out['mIoU_novel']} "
                   f"({len(splits['base'])} base, {len(splits['novel'])} "

@@ -1,8 +1,9 @@
-# ViT-B/16 (mmseg's VisionTransformer, final LayerNorm) + LarvSeg's cosine
-# classifier on its last feature map (32x32 for a 512 crop).  The release
-# starts from ImageNet-21k weights (augreg B_16-i21k); convert them with
-# mmseg's tools/model_converters/vit2mmseg.py and set
+# ViT-B/16 (mmseg's VisionTransformer, final LayerNorm) + LarvSeg's head on
+# its last feature map (32x32 for a 512 crop).  The release starts from
+# ImageNet-21k weights (augreg B_16-i21k); convert them with mmseg's
+# tools/model_converters/vit2mmseg.py and set
 # model.backbone.init_cfg=dict(type='Pretrained', checkpoint=...).
+_base_ = ['./larvseg_head.py']
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -34,11 +35,6 @@ model = dict(
         act_cfg=dict(type='GELU'),
         interpolate_mode='bicubic',
         init_cfg=None),
-    decode_head=dict(
-        type='LarvSegHead',
-        in_channels=768,
-        channels=768,
-        num_classes=150,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+    decode_head=_base_.larvseg_head,
     train_cfg=dict(),
     test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(512, 512)))
