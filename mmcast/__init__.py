@@ -4,7 +4,6 @@
 Importing mmcast checks the OpenMMLab stack it was written against and
 registers every mmcast component in mmseg's and mmpretrain's registries.
 """
-import os
 from importlib import import_module
 
 from .version import __version__, version_info
@@ -47,12 +46,15 @@ except ImportError:
                       'or pip install "mmengine>=0.10.0,<1.0.0"') from None
 _check_versions()
 
-# mmengine 0.10 stores its message hub (numpy values, HistoryBuffer) in every
-# checkpoint and reads checkpoints with torch.load's default arguments, which
-# torch >= 2.6 restricts to plain tensors: resuming, load_from and testing a
-# checkpoint would all fail.  Restore the old default (unless the user chose
-# otherwise); only load checkpoints you trust, as with any pickle.
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+# mmengine 0.10 stores its message hub (NumPy values, HistoryBuffer) in every
+# checkpoint, which torch's weights_only loading refuses by default.  Rather
+# than switch safe loading off, mmcast reads checkpoints with weights_only=True
+# and allows exactly those types, during its own loads only: register that
+# loader for mmengine's local paths and http(s) URLs (resume, load_from,
+# Pretrained init).  See mmcast/engine/checkpoint.py.
+from .engine import register_safe_loaders  # noqa: E402
+
+register_safe_loaders()
 
 # Importing registers every component.
 from . import datasets, evaluation, models, visualization  # noqa: E402,F401

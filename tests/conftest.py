@@ -27,3 +27,32 @@ def release_fixture_dir():
 def _seed():
     import torch
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _reopen_logger_streams():
+    """Point logging stream handlers left on a closed stream back at stderr.
+
+    mmengine's ``MMLogger`` instances outlive a test; one created while
+    pytest captured output keeps the capture's stream, which pytest closes
+    when the test ends. A later test that logs through that instance would
+    print a "--- Logging error ---" traceback into its own captured output.
+    """
+    yield
+    import logging
+    import sys
+
+    from mmengine.logging import MMLogger
+    loggers = list(MMLogger._instance_dict.values())
+    loggers += [lg for lg in logging.Logger.manager.loggerDict.values()
+                if isinstance(lg, logging.Logger)]
+    loggers.append(logging.getLogger())
+    for logger in loggers:
+        for handler in logger.handlers:
+            stream = getattr(handler, 'stream', None)
+            if (isinstance(handler, logging.StreamHandler)
+                    and not isinstance(handler, logging.FileHandler)
+                    and stream is not None
+                    and getattr(stream, 'closed', False)):
+                # not setStream: it flushes the closed stream first
+                handler.stream = sys.stderr

@@ -264,9 +264,11 @@ def test_frozen_stages():
 
 
 def test_missing_superpixels_error():
-    model = tiny()
+    model = tiny(missing_superpixels='error')
     with pytest.raises(ValueError, match="type='Superpixels'"):
         model(torch.randn(1, 3, 32, 32))
+    with pytest.raises(ValueError, match=r'shape \(1, 2, 32, 32\)'):
+        tiny()(torch.randn(1, 2, 32, 32))
     with pytest.raises(ValueError, match='do not match'):
         model(torch.randn(1, 3, 32, 32), torch.zeros(1, 16, 16))
 

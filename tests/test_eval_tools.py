@@ -5,6 +5,7 @@ ViT + k-means baseline."""
 import glob
 import json
 import os.path as osp
+import sys
 
 import numpy as np
 import pytest
@@ -203,3 +204,79 @@ def test_inference_hierarchy_takes_either_hierarchy_model(config, tiny):
     # Level 0 and the per-unit labels agree.
     np.testing.assert_array_equal(
         res.levels[2], res.superpixel_labels[2][res.levels[0]])
+
+
+def test_tools_test_evaluates_a_hierarchy_from_a_segmentor_checkpoint(
+        tmp_path):
+    """tools/test.py with a hierarchy config loads a CAST segmentor's
+    checkpoint (its backbone.*) and reports the hierarchy metrics."""
+    import re
+    import warnings
+
+    from mmcast.apis import init_model
+    from mmcast.datasets import generate_toy_scenes
+    from tests.test_seg_e2e import run
+    data = generate_toy_scenes(str(tmp_path / 'toy'), num_train=4,
+                               num_val=3, size=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        seg = init_model(osp.join(ROOT, 'configs', 'cast_toy_scenes.py'))
+    ckpt = tmp_path / 'seg.pth'
+    torch.save(dict(state_dict=seg.state_dict(), meta={}), ckpt)
+    # The hierarchy model takes exactly the segmentor's backbone weights.
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        hier = init_model(osp.join(HIER, 'cast_toy_scenes.py'), str(ckpt))
+    for k, v in seg.backbone.state_dict().items():
+        assert torch.equal(hier.backbone.state_dict()[k], v), k
+    out = run([sys.executable, 'tools/test.py',
+               osp.join(HIER, 'cast_toy_scenes.py'), str(ckpt),
+               '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+               f'test_dataloader.dataset.data_root={data}',
+               'test_dataloader.num_workers=0',
+               'test_dataloader.persistent_workers=False'])
+    found = dict(re.findall(r'(toy/[\w@]+): ([\d.]+)', out))
+    assert {'toy/mIoU@8', 'toy/bF@8', 'toy/mIoU@16',
+            'toy/hungarian_mIoU@5'} <= set(found), out[-2000:]
+    assert 0 < float(found['toy/mIoU@8']) <= 100
+
+
+def test_hierarchy_demo_draws_the_vit_baseline(tmp_path):
+    """The demo and the visualiser take the ViT + k-means model as they
+    take CAST."""
+    import cv2
+    import skimage.data
+    img = tmp_path / 'coffee.png'
+    cv2.imwrite(str(img), skimage.data.coffee()[::3, ::3, ::-1])
+    cfg = tiny_config(tmp_path, 'vit_s_kmeans_partimagenet.py', TINY_VIT)
+    demo = load_tool('tools/demo/hierarchy_demo.py')
+    result = demo.main([str(img), cfg, '--out-dir', str(tmp_path / 'out')])
+    assert (tmp_path / 'out' / 'hierarchy.png').stat().st_size > 1000
+    saved = [cv2.imread(str(tmp_path / 'out' / f'level_{i}.png'),
+                        cv2.IMREAD_UNCHANGED) for i in range(5)]
+    for lv, level in zip(saved, result.levels):
+        np.testing.assert_array_equal(lv, level)
+    assert [len(np.unique(lv)) <= k for lv, k in zip(saved[1:], [64, 32,
+            16, 8])] == [True] * 4
+
+
+def test_tent_tool_scores_images_before_and_after(tmp_path, capsys):
+    from mmcast.datasets import generate_toy_scenes
+    data = generate_toy_scenes(str(tmp_path / 'toy'), num_train=4,
+                               num_val=2, size=64)
+    cfg = tiny_config(tmp_path, 'cast_toy_scenes.py', TINY_CAST)
+    tool = load_tool('tools/analysis_tools/tent_hierarchy.py')
+    summary = tool.main([
+        cfg, '--lr', '0.1', '--out-dir', str(tmp_path / 'tent'),
+        '--cfg-options', f'test_dataloader.dataset.data_root={data}',
+        f'tent_means_dataloader.dataset.data_root={data}',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False',
+        'tent_means_dataloader.num_workers=0'
+    ])
+    saved = json.loads((tmp_path / 'tent' / 'tent.json').read_text())
+    assert saved['summary'] == summary and summary['images'] == 2
+    for row in saved['images']:
+        assert 0 <= row['before'] <= 1 and 0 <= row['after'] <= 1
+    assert (tmp_path / 'tent' / 'tent_scatter.png').stat().st_size > 1000
+    assert 'scene_00000' in capsys.readouterr().out

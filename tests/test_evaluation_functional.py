@@ -196,6 +196,9 @@ def test_segment_embeddings_average_normalised_features():
     emb = segment_embeddings(feats, np.array([0, 0, 1]),
                              weights=np.array([3., 1., 1.]))
     assert np.allclose(emb[0], [0.75, 0.25])
+    # Unit means given as they are (no second normalisation).
+    emb = segment_embeddings(feats, np.array([0, 0, 1]), normalize=False)
+    assert np.allclose(emb, [[1.5, 2.5], [2., 0.]])
 
 
 def test_retrieval_votes_and_ties_to_the_lowest_class():

@@ -217,3 +217,39 @@ def test_hierarchy_segmentor_cannot_train():
     model = tiny_cast_hierarchy()
     with pytest.raises(NotImplementedError, match='hierarchy'):
         model.loss(torch.zeros(1, 4, 8, 8), [])
+
+
+def test_vit_baseline_takes_mmseg_vit_and_drops_its_class_token():
+    """mmseg's VisionTransformer (class token always inside) gives the token
+    map of its last block, before the final norm."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='ViTKMeansHierarchy',
+        backbone=dict(type='mmseg.VisionTransformer', img_size=(64, 64),
+                      patch_size=16, embed_dims=32, num_layers=2,
+                      num_heads=2, final_norm=True),
+        num_clusters=[8, 4, 2, 1])).eval()
+    x = torch.randn(2, 3, 64, 48)
+    seen = {}
+    hook = model.backbone.layers[-1].register_forward_hook(
+        lambda m, i, o: seen.__setitem__('out', o))
+    tokens = model.token_map(x)
+    hook.remove()
+    assert tokens.shape == (2, 32, 4, 3)
+    # The last block's patch tokens (class token dropped), unnormalised.
+    expected = seen['out'][:, 1:].transpose(1, 2).reshape(2, 32, 4, 3)
+    assert torch.equal(tokens, expected)
+    res = model.extract_hierarchy(torch.cat([x, torch.zeros(2, 1, 64, 48)],
+                                            1))
+    assert [len(torch.unique(lv)) for lv in res[0]['unit_levels'][1:]] == \
+        [8, 4, 2, 1]
+
+
+def test_metrics_are_registered_in_mmseg_and_mmpretrain():
+    from mmpretrain.registry import METRICS as PRETRAIN_METRICS
+    from mmseg.registry import METRICS as SEG_METRICS
+    for name in ('HierarchyMetric', 'ClusteringMetric',
+                 'SegmentRetrievalMetric'):
+        for registry in (SEG_METRICS, PRETRAIN_METRICS):
+            metric = registry.build(dict(type=name, num_classes=3))
+            assert type(metric).__name__ == name

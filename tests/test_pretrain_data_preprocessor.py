@@ -102,10 +102,12 @@ def test_cutmix_pastes_images_only():
 
 def test_missing_superpixel_channel_is_a_clear_error():
     x, samples = batch()
-    pre = CASTClsDataPreProcessor(mean=MEAN, std=STD, num_classes=4)
+    pre = CASTClsDataPreProcessor(mean=MEAN, std=STD, num_classes=4,
+                                  missing_superpixels='error')
     with pytest.raises(ValueError, match='Superpixels'):
         pre(dict(inputs=x[:, :3], data_samples=samples))
-    selfsup = CASTSelfSupDataPreProcessor(mean=MEAN, std=STD, to_rgb=True)
+    selfsup = CASTSelfSupDataPreProcessor(mean=MEAN, std=STD, to_rgb=True,
+                                          missing_superpixels='error')
     with pytest.raises(ValueError, match='Superpixels'):
         selfsup(dict(inputs=[x, x[:, :3]], data_samples=samples))
 

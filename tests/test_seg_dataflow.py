@@ -80,8 +80,10 @@ def test_preprocessor_pads_superpixels_with_minus_one():
     torch.testing.assert_close(x[0, :3, 0, 0], (10 - mean) / std)
     assert (x[0, :3, 40:] == 0).all()
     assert (out['data_samples'][0].gt_sem_seg.data[0, 40:] == 255).all()
+    cfg.model.data_preprocessor.missing_superpixels = 'error'
     with pytest.raises(ValueError, match="type='Superpixels'"):
-        pre(dict(inputs=[a[:3]], data_samples=samples[:1]), training=True)
+        build(cfg.model).data_preprocessor(
+            dict(inputs=[a[:3]], data_samples=samples[:1]), training=True)
 
 
 def test_slide_windows_get_exactly_their_superpixels():
@@ -231,15 +233,35 @@ def test_clear_error_for_missing_dataset_root(tmp_path):
 def test_clear_error_for_pipeline_without_superpixels(tmp_path):
     from mmcast.datasets import generate_toy_scenes
     root = generate_toy_scenes(str(tmp_path / 'toy'), 2, 1, 32)
-    cfg = _with_root(toy_cfg(), root)
-    cfg.train_dataloader.dataset.pipeline = [
-        t for t in cfg.train_dataloader.dataset.pipeline
-        if t['type'] != 'Superpixels'
-    ]
+
+    def without_transform(**policies):
+        cfg = _with_root(toy_cfg(), root)
+        cfg.train_dataloader.dataset.pipeline = [
+            t for t in cfg.train_dataloader.dataset.pipeline
+            if t['type'] != 'Superpixels'
+        ]
+        for where, policy in policies.items():
+            node = cfg.model.data_preprocessor if where == 'pre' else \
+                cfg.model.backbone
+            node.missing_superpixels = policy
+        return cfg
+
+    # With the default policy the model computes them: nothing to report.
+    check_config(without_transform())
+    check_config(without_transform(pre='grid', backbone='error'))
+    with pytest.raises(ValueError, match="no dict\\(type='Superpixels'\\)"):
+        check_config(without_transform(pre='error'))
+    with pytest.raises(ValueError, match="policy is 'error'"):
+        check_config(without_transform(pre=dict(policy='error')))
+    # A stock preprocessor leaves the decision to the backbone.
+    cfg = without_transform(backbone='error')
+    cfg.model.data_preprocessor.type = 'SegDataPreProcessor'
     with pytest.raises(ValueError, match="no dict\\(type='Superpixels'\\)"):
         check_config(cfg)
     # The same config with superpixels passes the check.
-    check_config(_with_root(toy_cfg(), root))
+    cfg = _with_root(toy_cfg(), root)
+    cfg.model.data_preprocessor.missing_superpixels = 'error'
+    check_config(cfg)
 
 
 def _with_root(cfg, root):

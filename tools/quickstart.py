@@ -4,7 +4,11 @@ small CAST segmentor on it on the CPU, test it, print the mIoU and save
 pictures of a prediction and of the hierarchy.
 
     .venv/bin/python tools/quickstart.py [--work-dir work_dirs/quickstart]
-        [--data-root data/toy_scenes] [--iters 1200]
+        [--data-root data/toy_scenes] [--iters 1200] [--checkpoint CKPT]
+        [--debug]
+
+``--checkpoint`` skips training: it tests that checkpoint and draws its
+pictures.  Errors end the run with one line (``--debug``: the traceback).
 """
 import argparse
 import os
@@ -17,6 +21,7 @@ sys.path.insert(0, ROOT)
 
 from mmcast.apis import build_runner, load_config  # noqa: E402
 from mmcast.datasets import generate_toy_scenes  # noqa: E402
+from mmcast.utils import add_cli_flags, run_cli  # noqa: E402
 
 CONFIG = osp.join(ROOT, 'configs', 'cast_toy_scenes.py')
 
@@ -27,6 +32,10 @@ def parse_args():
     parser.add_argument('--data-root', default='data/toy_scenes')
     parser.add_argument('--iters', type=int, default=None,
                         help='training iterations (config default: 1200)')
+    parser.add_argument('--checkpoint',
+                        help='test and draw this checkpoint of the toy '
+                        'config instead of training')
+    add_cli_flags(parser, verbose=False)
     return parser.parse_args()
 
 
@@ -54,7 +63,7 @@ def save_pictures(cfg, checkpoint, out_dir):
     from mmseg.apis import inference_model, init_model
 
     from mmcast.apis import inference_hierarchy
-    from mmcast.visualization import HierarchyVisualizer
+    from mmcast.visualization import HierarchyVisualizer, segmentation_panel
 
     ds = cfg.test_dataloader.dataset
     img_dir = osp.join(ds.data_root, ds.data_prefix.img_path)
@@ -62,17 +71,16 @@ def save_pictures(cfg, checkpoint, out_dir):
     img_path = osp.join(img_dir, name)
     model = init_model(cfg, checkpoint, device='cpu')
     pred = inference_model(model, img_path).pred_sem_seg.data[0].numpy()
-    palette = np.array(model.dataset_meta['palette'], np.uint8)
+    meta = model.dataset_meta
     img = cv2.imread(img_path)[..., ::-1]
     gt_path = osp.join(ds.data_root, ds.data_prefix.seg_map_path,
                        osp.splitext(name)[0] + '.png')
     gt = cv2.imread(gt_path, cv2.IMREAD_UNCHANGED).astype(np.int64) - 1
-    gt_rgb = np.where(gt[..., None] >= 0, palette[gt.clip(min=0)], 0)
-    # image | prediction | ground truth (black: ignored), enlarged 3x
-    row = np.concatenate([img, palette[pred], gt_rgb.astype(np.uint8)], 1)
-    row = cv2.resize(row, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
+    # image | prediction | ground truth (black: ignored), titles, legend
+    panel = segmentation_panel(img, pred, meta['classes'], meta['palette'],
+                               gt=gt, min_height=384)
     pred_path = osp.join(out_dir, 'prediction.png')
-    cv2.imwrite(pred_path, np.ascontiguousarray(row[..., ::-1]))
+    cv2.imwrite(pred_path, np.ascontiguousarray(panel[..., ::-1]))
     hier = inference_hierarchy(model, img_path)
     panel = HierarchyVisualizer(name=f'quickstart_h_{time.time()}').draw_panel(
         np.ascontiguousarray(img), hier)
@@ -84,7 +92,7 @@ def save_pictures(cfg, checkpoint, out_dir):
 def main():
     args = parse_args()
     start = time.time()
-    generate_toy_scenes(args.data_root)
+    generate_toy_scenes(args.data_root, progress=True)
     options = {
         'train_dataloader.dataset.data_root': args.data_root,
         'val_dataloader.dataset.data_root': args.data_root,
@@ -100,14 +108,19 @@ def main():
     cfg = load_config(CONFIG, options, args.work_dir)
     # Evaluate once, with runner.test() below.
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    runner = build_runner(cfg)
-    runner.train()
-    checkpoint = osp.join(cfg.work_dir, 'iter_{}.pth'.format(
-        cfg.train_cfg.max_iters))
+    if args.checkpoint:
+        checkpoint = cfg.load_from = args.checkpoint
+        runner = build_runner(cfg, mode='test')  # checks the checkpoint
+    else:
+        runner = build_runner(cfg)
+        runner.train()
+        checkpoint = osp.join(cfg.work_dir, 'iter_{}.pth'.format(
+            cfg.train_cfg.max_iters))
     metrics = runner.test()
     pictures = save_pictures(cfg, checkpoint, cfg.work_dir)
-    print(f'\nquickstart: trained {cfg.train_cfg.max_iters} iterations and '
-          f'tested in {time.time() - start:.0f} s')
+    done = f'tested {checkpoint}' if args.checkpoint else \
+        f'trained {cfg.train_cfg.max_iters} iterations and tested'
+    print(f'\nquickstart: {done} in {time.time() - start:.0f} s')
     print(f"quickstart: mIoU {metrics['mIoU']:.2f} on {args.data_root} "
           f'validation (uniformly random labels would score '
           f'{chance_miou(cfg):.2f})')
@@ -116,4 +129,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

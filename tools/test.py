@@ -4,6 +4,10 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
         [--show] [--show-dir DIR] [--wait-time S] [--tta]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--debug]
+
+A missing, damaged or unfitting checkpoint ends the run with one line
+(``--debug`` shows the traceback).
 """
 import argparse
 import os.path as osp
@@ -12,6 +16,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmcast.apis.launch import (add_launch_args, build_runner,  # noqa: E402
                                 load_config, parse_launch_args)
+from mmcast.utils import add_cli_flags, run_cli  # noqa: E402
 
 
 def parse_args():
@@ -29,6 +34,7 @@ def parse_args():
     parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
     add_launch_args(parser)
+    add_cli_flags(parser, verbose=False)
     return parse_launch_args(parser)
 
 
@@ -77,4 +83,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

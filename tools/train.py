@@ -12,6 +12,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmcast.apis.launch import (add_launch_args, build_runner,  # noqa: E402
                                 enable_amp, load_config, parse_launch_args)
+from mmcast.utils import add_cli_flags, run_cli  # noqa: E402
 
 
 def parse_args():
@@ -23,8 +24,11 @@ def parse_args():
         help='resume from the given checkpoint, or from the latest one in '
         'the work dir when no path is given')
     parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision (GPU)')
+        '--amp', action='store_true',
+        help='automatic mixed precision (float16 on a GPU, bfloat16 on the '
+        'CPU)')
     add_launch_args(parser)
+    add_cli_flags(parser, verbose=False)
     return parse_launch_args(parser)
 
 
@@ -43,4 +47,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

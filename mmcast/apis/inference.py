@@ -16,13 +16,13 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope, init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 
 from mmcast.apis.hierarchy_result import HierarchyResult
 from mmcast.datasets.transforms.superpixel import (Superpixels,
                                                    to_three_channels)
+from mmcast.engine.checkpoint import load_model_checkpoint
 
 #: Transform types of a test pipeline that :func:`inference_hierarchy`
 #: replays before computing superpixels (scope prefixes are ignored).  Crops,
@@ -64,8 +64,11 @@ def init_model(config: Union[str, Path, Config],
 
     Args:
         config (str | Path | Config): config file or object.
-        checkpoint (str, optional): weights.  Without one the model keeps
-            its (CAST) random initialisation and a warning says so.
+        checkpoint (str, optional): weights, read with ``weights_only``
+            and checked against the model (a one-line
+            :class:`~mmcast.engine.CheckpointError` when they do not fit).
+            Without one the model keeps its (CAST) random initialisation
+            and a warning says so.
         device (str): e.g. ``'cpu'`` (default) or ``'cuda:0'``.
         cfg_options (dict, optional): overrides merged into the config.
 
@@ -105,8 +108,7 @@ def init_model(config: Union[str, Path, Config],
         finally:
             logger.setLevel(level)
     else:
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu',
-                               logger='silent')
+        ckpt = load_model_checkpoint(model, checkpoint)
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         if meta.get('dataset_meta'):
             model.dataset_meta = meta['dataset_meta']

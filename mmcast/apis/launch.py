@@ -82,16 +82,22 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 
 def enable_amp(cfg: Config) -> None:
-    """``--amp``: mixed precision through mmengine's AmpOptimWrapper."""
-    if not torch.cuda.is_available():
-        raise RuntimeError('--amp needs a CUDA GPU: mmengine\'s '
-                           'AmpOptimWrapper is CUDA-only; drop --amp on CPU')
+    """``--amp``: mixed precision training.
+
+    With a GPU, mmengine's ``AmpOptimWrapper`` (float16 autocast, dynamic
+    loss scaling); without one, mmcast's ``CPUAmpOptimWrapper`` (bfloat16
+    autocast on the CPU; mmengine's wrapper is GPU-only).
+    """
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-    if wrapper != 'AmpOptimWrapper':
-        if wrapper != 'OptimWrapper':
-            raise ValueError(f'--amp works with OptimWrapper, the config '
-                             f'uses {wrapper}')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    wanted = 'AmpOptimWrapper' if torch.cuda.is_available() else \
+        'CPUAmpOptimWrapper'
+    if wrapper == wanted:
+        return
+    if wrapper != 'OptimWrapper':
+        raise ValueError(f'--amp works with OptimWrapper, the config uses '
+                         f'{wrapper}')
+    cfg.optim_wrapper.type = wanted
+    if wanted == 'AmpOptimWrapper':
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
@@ -136,12 +142,40 @@ def _has_superpixels(pipeline) -> bool:
     return _contains_type(pipeline, 'Superpixels')
 
 
+def _refuses_missing_superpixels(cfg: Config) -> bool:
+    """Whether the model's superpixel policy for images without superpixels
+    is ``'error'``: the CAST data preprocessor's when the model has one,
+    else the CAST backbone's (both default to ``'seeds'``)."""
+
+    def policy(node):
+        value = (node or {}).get('missing_superpixels', 'seeds')
+        return value.get('policy', 'seeds') if isinstance(value, dict) \
+            else value
+
+    model = cfg.get('model') or {}
+    pre = model.get('data_preprocessor') or cfg.get('data_preprocessor')
+    if pre and str(pre.get('type', '')).startswith('CAST'):
+        return policy(pre) == 'error'
+    stack = [model]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if str(node.get('type', '')).split('.')[-1] == 'CAST':
+                return policy(node) == 'error'
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return False
+
+
 def check_config(cfg: Config, mode: str = 'train') -> None:
     """Fail early, in one line, on what would otherwise crash deep inside.
 
     * a dataset root or image folder that does not exist (which path, and
       where the preparation is described);
-    * a CAST model whose data pipeline lacks the ``Superpixels`` transform.
+    * a CAST model whose data pipeline lacks the ``Superpixels`` transform
+      while its ``missing_superpixels`` policy is ``'error'`` (with the
+      default policy the model computes them itself).
 
     Args:
         cfg (Config): the full config.
@@ -150,7 +184,7 @@ def check_config(cfg: Config, mode: str = 'train') -> None:
     """
     wanted = ('train_dataloader', 'val_dataloader') if mode == 'train' \
         else ('test_dataloader', )
-    cast = _uses_cast(cfg.get('model'))
+    cast = _uses_cast(cfg.get('model')) and _refuses_missing_superpixels(cfg)
     for name, ds in _datasets(cfg):
         if name not in wanted or (name == 'val_dataloader'
                                   and cfg.get('val_cfg') is None):
@@ -169,18 +203,36 @@ def check_config(cfg: Config, mode: str = 'train') -> None:
         if cast and not _has_superpixels(ds.get('pipeline', [])):
             raise ValueError(
                 f"{name}: the model uses a CAST backbone but the dataset's "
-                "pipeline has no dict(type='Superpixels'); add it after the "
-                'last augmentation, before the packing transform')
+                "pipeline has no dict(type='Superpixels') and its "
+                "missing_superpixels policy is 'error'; add the transform "
+                'after the last augmentation, before the packing transform')
 
 
 def build_runner(cfg: Config, mode: str = 'train') -> Runner:
     """Build the runner for an mmseg or mmpretrain config (the registries
     are chosen by the config's ``default_scope``), after
-    :func:`check_config`."""
+    :func:`check_config`.  It adds :class:`~mmcast.engine.ProgressBarHook`
+    (a bar over evaluations on a terminal) and, to train,
+    :class:`~mmcast.engine.RNGStateHook` (exact resume).  In ``'test'``
+    mode the checkpoint to test (``load_from``) is checked against the
+    model, so one of another architecture fails in one line instead of
+    testing random weights."""
     import mmcast  # noqa: F401  (registers mmcast components)
     check_config(cfg, mode)
     setup_cpu_distributed(cfg)
+    # exact resume, and a progress bar over evaluations (mmcast.engine)
+    for hook in ('RNGStateHook', 'ProgressBarHook'):
+        if (mode == 'train' or hook == 'ProgressBarHook') and \
+                not _contains_type(cfg.get('custom_hooks'), hook):
+            cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+                dict(type=hook)
+            ]
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    if mode == 'test' and cfg.get('load_from'):
+        from mmcast.engine import check_checkpoint
+        check_checkpoint(runner.model, cfg.load_from)
+    return runner

@@ -1,5 +1,6 @@
 # Copyright (c) mmcast contributors. All rights reserved.
 from .image_label_folder import ImageLabelFolderDataset
+from .image_set import ImageSetDataset
 from .imagenet_subset import ImageNetSubset
 from .multi_source_dataset import MultiSourceSegDataset
 from .partimagenet import PartImageNetDataset
@@ -9,7 +10,7 @@ from .toy_scenes import ToyScenesDataset, generate_toy_scenes
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'ImageLabelFolderDataset', 'ImageNetSubset', 'MultiSourceSegDataset',
-    'PartImageNetDataset', 'SegmentRetrievalDataset', 'ToyScenesDataset',
-    'generate_toy_scenes'
+    'ImageLabelFolderDataset', 'ImageNetSubset', 'ImageSetDataset',
+    'MultiSourceSegDataset', 'PartImageNetDataset', 'SegmentRetrievalDataset',
+    'ToyScenesDataset', 'generate_toy_scenes'
 ]

@@ -12,9 +12,11 @@ texture and shape, and their boundaries are sharp enough for SEEDS::
 """
 import os
 import os.path as osp
+import sys
 
 import cv2
 import numpy as np
+from mmengine.utils import ProgressBar
 from mmseg.datasets import BaseSegDataset
 
 from mmcast.registry import register_seg_dataset
@@ -103,8 +105,11 @@ def render_scene(rng, size=128):
 
 
 def generate_toy_scenes(root, num_train=300, num_val=50, size=128, seed=0,
-                        overwrite=False):
+                        overwrite=False, progress=False):
     """Write the dataset under ``root`` (ADE20K layout); deterministic.
+
+    Args:
+        progress (bool): show a progress bar over the images.
 
     Returns:
         str: ``root``.
@@ -113,6 +118,10 @@ def generate_toy_scenes(root, num_train=300, num_val=50, size=128, seed=0,
     if osp.exists(done) and not overwrite:
         return root
     rng = np.random.default_rng(seed)
+    bar = None
+    if progress:
+        print(f'generating {num_train + num_val} toy scenes in {root}')
+        bar = ProgressBar(num_train + num_val, file=sys.stdout)
     for split, count in (('training', num_train), ('validation', num_val)):
         img_dir = osp.join(root, 'images', split)
         ann_dir = osp.join(root, 'annotations', split)
@@ -124,6 +133,10 @@ def generate_toy_scenes(root, num_train=300, num_val=50, size=128, seed=0,
             cv2.imwrite(osp.join(img_dir, name + '.jpg'), img,
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
             cv2.imwrite(osp.join(ann_dir, name + '.png'), label)
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        print()
     with open(done, 'w') as f:
         f.write(f'{num_train} {num_val} {size} {seed}\n')
     return root

@@ -27,12 +27,12 @@ from scipy import ndimage, optimize
 ArrayOrList = Union[np.ndarray, Sequence[np.ndarray]]
 
 __all__ = [
-    'boundary_map', 'boundary_counts', 'fscore_from_counts',
-    'boundary_fscore', 'segment_label_histogram',
-    'majority_labels', 'region_miou', 'confusion_matrix',
-    'miou_from_confusion', 'hungarian_mapping', 'hungarian_miou', 'many_to_one_miou',
-    'segment_embeddings', 'segment_retrieval', 'default_tolerance',
-    'intersection_union', 'paint_segments', 'reduce_iou', 'reduce_boundary'
+    'default_tolerance', 'boundary_map', 'boundary_counts',
+    'fscore_from_counts', 'boundary_fscore', 'segment_label_histogram',
+    'majority_labels', 'paint_segments', 'intersection_union', 'reduce_iou',
+    'reduce_boundary', 'region_miou', 'confusion_matrix',
+    'miou_from_confusion', 'hungarian_mapping', 'hungarian_miou',
+    'many_to_one_miou', 'segment_embeddings', 'segment_retrieval'
 ]
 
 
@@ -511,7 +511,8 @@ def many_to_one_miou(pred: ArrayOrList,
 def segment_embeddings(features: np.ndarray,
                        segments: np.ndarray,
                        num_segments: Optional[int] = None,
-                       weights: Optional[np.ndarray] = None) -> np.ndarray:
+                       weights: Optional[np.ndarray] = None,
+                       normalize: bool = True) -> np.ndarray:
     """Embedding of every segment: the mean of its L2-normalised features.
 
     Args:
@@ -522,6 +523,10 @@ def segment_embeddings(features: np.ndarray,
         num_segments (int, optional): rows; by default the largest id + 1.
         weights (np.ndarray, optional): ``(P,)`` weight of every unit (its
             pixel count when units are superpixels).
+        normalize (bool): L2-normalise the features first. Pass False when
+            they already are unit means (a hierarchy model's
+            ``unit_embeddings``: the mean normalised feature of each unit's
+            pixels), so that the result is the pixel mean of the segment.
 
     Returns:
         np.ndarray: ``(S, C)`` float32 (zero rows for empty segments).
@@ -533,8 +538,10 @@ def segment_embeddings(features: np.ndarray,
                          f'of segments {segments.shape}')
     if num_segments is None:
         num_segments = int(segments.max()) + 1 if segments.size else 0
-    norm = np.linalg.norm(features, axis=1, keepdims=True)
-    unit = features / np.maximum(norm, 1e-12)
+    unit = features
+    if normalize:
+        unit = features / np.maximum(
+            np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
     w = np.ones(len(unit), np.float32) if weights is None else \
         np.asarray(weights, np.float32).reshape(-1)
     keep = segments >= 0

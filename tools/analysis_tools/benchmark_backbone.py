@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
+from mmcast.utils import add_cli_flags, quiet_logs, run_cli  # noqa: E402
 
 
 def parse_args():
@@ -31,6 +32,7 @@ def parse_args():
     parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--reps', type=int, default=10)
     parser.add_argument('--threads', type=int, default=None)
+    add_cli_flags(parser)
     return parser.parse_args()
 
 
@@ -115,6 +117,7 @@ class PoolTimer:
 
 def main():
     args = parse_args()
+    quiet_logs(args.verbose)
     if args.threads:
         torch.set_num_threads(args.threads)
     import mmcast  # noqa: F401
@@ -173,4 +176,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

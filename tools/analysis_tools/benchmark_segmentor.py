@@ -26,6 +26,7 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
+from mmcast.utils import add_cli_flags, quiet_logs, run_cli  # noqa: E402
 
 
 def parse_args():
@@ -33,6 +34,7 @@ def parse_args():
     parser.add_argument('--reps', type=int, default=5)
     parser.add_argument('--images', type=int, default=2)
     parser.add_argument('--threads', type=int, default=None)
+    add_cli_flags(parser)
     return parser.parse_args()
 
 
@@ -84,6 +86,7 @@ def samples(imgs, with_superpixels):
 
 def main():
     args = parse_args()
+    quiet_logs(args.verbose)
     if args.threads:
         torch.set_num_threads(args.threads)
     import mmcast  # noqa: F401
@@ -129,4 +132,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 from mmengine.config import DictAction
 
+from mmcast.utils import add_cli_flags, quiet_logs, run_cli
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
@@ -49,6 +51,7 @@ def parse_args(argv=None):
                         help='class scores to print (classifiers)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='config overrides, key=value')
+    add_cli_flags(parser)
     return parser.parse_args(argv)
 
 
@@ -68,6 +71,7 @@ def save_levels(levels, out_dir):
 
 def main(argv=None):
     args = parse_args(argv)
+    quiet_logs(args.verbose)
     from mmcast.apis import inference_hierarchy, init_model, load_image
     from mmcast.visualization import HierarchyVisualizer
 
@@ -119,4 +123,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

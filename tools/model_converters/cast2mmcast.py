@@ -12,10 +12,14 @@ linear head) it is a whole-model checkpoint for ``load_from``.
 """
 import argparse
 import os.path as osp
+import sys
 
 import torch
+from mmengine.utils import ProgressBar
 
+from mmcast.engine.checkpoint import CheckpointError, load_checkpoint_file
 from mmcast.models.utils.release_ckpt import convert_release_state_dict
+from mmcast.utils import add_cli_flags, run_cli
 
 
 def parse_args():
@@ -28,15 +32,25 @@ def parse_args():
     parser.add_argument(
         '--head-prefix', default=None, help="keep the release's linear head "
         "under this prefix, e.g. 'head.fc.'")
+    add_cli_flags(parser, verbose=False)
     return parser.parse_args()
 
 
-def convert(src, dst, prefix='', head_prefix=None):
-    """Convert ``src`` to ``dst``; returns the written dict."""
-    if not osp.isfile(src):
-        raise FileNotFoundError(f'no checkpoint at {src}')
-    ckpt = torch.load(src, map_location='cpu', weights_only=False)
+def convert(src, dst, prefix='', head_prefix=None, progress=False):
+    """Convert ``src`` to ``dst``; returns the written dict.  ``progress``
+    shows a bar over the three steps (read, map, write) for files of 64 MB
+    and more."""
+    large = osp.isfile(src) and osp.getsize(src) >= 64 << 20
+    bar = ProgressBar(3, file=sys.stdout) if progress and large else None
+    ckpt = load_checkpoint_file(src)
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f'{src} holds a {type(ckpt).__name__}, not '
+                              'a checkpoint dict')
+    if bar:
+        bar.update()
     state_dict, meta = convert_release_state_dict(ckpt)
+    if bar:
+        bar.update()
     head = meta.pop('head', None)
     out = {prefix + k: v for k, v in state_dict.items()}
     if head_prefix is not None:
@@ -46,12 +60,16 @@ def convert(src, dst, prefix='', head_prefix=None):
     meta['head_shape'] = None if head is None else list(head['weight'].shape)
     result = dict(state_dict=out, meta=dict(cast_release=meta))
     torch.save(result, dst)
+    if bar:
+        bar.update()
+        print()
     return result
 
 
 def main():
     args = parse_args()
-    result = convert(args.src, args.dst, args.prefix, args.head_prefix)
+    result = convert(args.src, args.dst, args.prefix, args.head_prefix,
+                     progress=True)
     meta = result['meta']['cast_release']
     print(f"converted {args.src} ({meta['format']} format, "
           f"{len(result['state_dict'])} tensors) -> {args.dst}")
@@ -62,4 +80,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

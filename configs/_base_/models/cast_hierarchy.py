@@ -1,14 +1,9 @@
 # CAST's own hierarchy as a test-time model: load any CAST segmentor's or
 # classifier's checkpoint (its backbone.* weights).
-default_scope = 'mmseg'
-custom_imports = dict(imports=['mmcast'], allow_failed_imports=False)
+_base_ = ['./hierarchy_runtime.py']
 model = dict(
     type='HierarchySegmentor',
-    data_preprocessor=dict(
-        type='CASTSegDataPreProcessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
+    data_preprocessor={{_base_.hierarchy_preprocessor}},
     backbone=dict(
         type='CAST',
         arch='small',

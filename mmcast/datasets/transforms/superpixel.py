@@ -1,5 +1,6 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-from typing import Optional
+import warnings
+from typing import Optional, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -21,6 +22,15 @@ SEEDS_PRESETS = dict(
 )
 
 
+def superpixel_count(height: int, width: int, stride: int = 16,
+                     num_superpixels: Optional[int] = None) -> int:
+    """Target number of superpixels of a ``height x width`` image:
+    ``num_superpixels`` if given, else ``H * W / stride**2`` (at least 1)."""
+    if num_superpixels is not None:
+        return max(1, int(num_superpixels))
+    return max(1, round(height * width / stride**2))
+
+
 def get_ximgproc():
     """Return ``cv2.ximgproc``, or raise a one-line error naming the fix."""
     import cv2
@@ -29,22 +39,115 @@ def get_ximgproc():
     return cv2.ximgproc
 
 
+def seeds_top_grid(height: int,
+                   width: int,
+                   num_superpixels: int,
+                   num_levels: int = 1) -> Optional[Tuple[int, int]]:
+    """The grid of superpixels OpenCV's SEEDS starts from, or None where
+    SEEDS would crash or hang.
+
+    A mirror of ``SuperpixelSEEDSImpl::initialize`` (opencv_contrib,
+    ``modules/ximgproc/src/seeds.cpp``), float32 arithmetic as in C: the
+    count is raised to 10 and the levels to 2; the image is split into
+    ``rows x cols`` superpixels (``rows = int(sqrt(n H / W))``, ``cols =
+    rows W // H``), each made of ``2**(levels-1)`` square blocks a side;
+    when the blocks would be narrower than a pixel, SEEDS drops a level.
+
+    Measured (docs/robustness.md): SEEDS segfaults or loops forever
+    exactly when ``rows`` or ``cols`` is 0, or fewer than two levels fit
+    (blocks of at least a pixel need ``W >= 2 cols`` and ``H >= 2 rows``),
+    or the top grid is empty; it never failed on any other shape.
+
+    Returns:
+        tuple[int, int] | None: ``(rows, cols)`` of the initial
+        superpixels, None when SEEDS cannot take this shape.
+    """
+    f32 = np.float32
+    n = max(int(num_superpixels), 10)
+    top = max(int(num_levels), 2)
+    rows = int(np.sqrt(f32(f32(n) * f32(height)) / f32(width)))
+    cols = rows * width // height
+    if rows < 1 or cols < 1:
+        return None
+    for levels in range(top, 0, -1):
+        scale = f32(1 << (levels - 1))
+        block_w = f32(f32(width) / f32(cols)) / scale
+        block_h = f32(f32(height) / f32(rows)) / scale
+        if block_w >= 1 and block_h >= 1:
+            break
+    if levels < 2:  # one level (or none): SEEDS crashes or hangs
+        return None
+    shift = levels - 1
+    grid = ((height // int(np.ceil(block_h))) >> shift,
+            (width // int(np.ceil(block_w))) >> shift)
+    return grid if min(grid) >= 1 else None
+
+
+#: SLIC variants offered.  OpenCV's MSLIC is left out: it segfaults on
+#: shapes where SLIC and SLICO run, depending on the image's content
+#: (docs/robustness.md), so no shape rule can make it safe.
+SLIC_ALGORITHMS = ('SLICO', 'SLIC')
+
+
+def check_slic_cfg(slic_cfg: Optional[dict]) -> dict:
+    """The SLIC settings with their defaults, or a one-line ValueError."""
+    cfg = dict(dict(algorithm='SLICO', ruler=10., num_iterations=10),
+               **(slic_cfg or {}))
+    if str(cfg['algorithm']).upper() not in SLIC_ALGORITHMS:
+        raise ValueError(
+            f"slic_cfg algorithm must be one of {SLIC_ALGORITHMS}, got "
+            f"{cfg['algorithm']!r} (MSLIC crashes OpenCV on ordinary "
+            'images, see docs/robustness.md)')
+    return cfg
+
+
+def slic_fits(height: int, width: int, region_size: int) -> bool:
+    """Whether OpenCV's SLIC/SLICO can take this shape: the image must be
+    at least ``region_size`` and 8 pixels thick.  A conservative rule,
+    measured: OpenCV segfaults on some thinner images and never did on
+    these (docs/robustness.md)."""
+    return min(height, width) >= max(8, region_size)
+
+
+def grid_superpixels(height: int, width: int,
+                     num_superpixels: int) -> np.ndarray:
+    """A regular grid of about ``num_superpixels`` cells following the
+    image's aspect ratio: the superpixels of shapes SEEDS/SLIC cannot take.
+
+    Returns:
+        np.ndarray: ``(H, W)`` int32 labels, contiguous from 0.
+    """
+    n = max(1, int(num_superpixels))
+    rows = int(np.clip(round(np.sqrt(n * height / width)), 1, height))
+    cols = int(np.clip(round(n / rows), 1, width))
+    r = np.arange(height) * rows // height
+    c = np.arange(width) * cols // width
+    return (r[:, None] * cols + c[None]).astype(np.int32)
+
+
 def compute_superpixels(img: np.ndarray,
                         num_superpixels: int,
                         algorithm: str = 'seeds',
                         seeds_cfg: Optional[dict] = None,
                         slic_cfg: Optional[dict] = None,
                         channel_order: str = 'bgr') -> np.ndarray:
-    """Superpixels of one uint8 colour image.
+    """Superpixels of one image, of any size.
+
+    OpenCV's SEEDS and SLIC crash the process (segfault) or never return on
+    some shapes: tiny images, thin strips, too few superpixels for the
+    aspect ratio (docs/robustness.md).  Those shapes, predicted by
+    :func:`seeds_top_grid` / :func:`slic_fits`, get a regular grid
+    (:func:`grid_superpixels`) instead, with a warning.
 
     Args:
-        img (np.ndarray): ``(H, W, 3)`` uint8.
+        img (np.ndarray): ``(H, W, 3)`` uint8, or anything
+            :func:`to_three_channels` takes.
         num_superpixels (int): target count.
         algorithm (str): ``'seeds'`` or ``'slic'``.
         seeds_cfg (dict, optional): ``num_levels``, ``prior``,
             ``histogram_bins``, ``double_step``, ``num_iterations``.
-        slic_cfg (dict, optional): ``algorithm`` (``'SLICO'``, ``'SLIC'``,
-            ``'MSLIC'``), ``ruler``, ``num_iterations``; the region size
+        slic_cfg (dict, optional): ``algorithm`` (``'SLICO'`` or
+            ``'SLIC'``), ``ruler``, ``num_iterations``; the region size
             follows from ``num_superpixels``.
         channel_order (str): ``'bgr'`` (mmcv's loading) or ``'rgb'``.
 
@@ -52,47 +155,84 @@ def compute_superpixels(img: np.ndarray,
         np.ndarray: ``(H, W)`` int32 labels, contiguous from 0.
     """
     import cv2
+    if algorithm not in ('seeds', 'slic'):
+        raise ValueError(f"superpixel algorithm must be 'seeds' or 'slic', "
+                         f'got {algorithm!r}')
     ximgproc = get_ximgproc()
-    code = cv2.COLOR_BGR2Lab if channel_order == 'bgr' else cv2.COLOR_RGB2Lab
-    lab = cv2.cvtColor(np.ascontiguousarray(img), code)
-    H, W = lab.shape[:2]
+    img = to_three_channels(img)
+    H, W = img.shape[:2]
     num_superpixels = max(1, int(num_superpixels))
     if algorithm == 'seeds':
         cfg = dict(SEEDS_PRESETS['segmentation'], **(seeds_cfg or {}))
+        runs = seeds_top_grid(H, W, num_superpixels,
+                              cfg['num_levels']) is not None
+    else:
+        cfg = check_slic_cfg(slic_cfg)
+        region = max(1, int(round((H * W / num_superpixels)**0.5)))
+        runs = slic_fits(H, W, region)
+    if not runs:
+        warnings.warn(
+            f'{algorithm.upper()} cannot segment an image this small or '
+            'this elongated for the requested count (it would crash): '
+            'using a regular grid of superpixels (docs/robustness.md)',
+            UserWarning, stacklevel=2)
+        return grid_superpixels(H, W, num_superpixels)
+    code = cv2.COLOR_BGR2Lab if channel_order == 'bgr' else cv2.COLOR_RGB2Lab
+    lab = cv2.cvtColor(np.ascontiguousarray(img), code)
+    if algorithm == 'seeds':
         seeds = ximgproc.createSuperpixelSEEDS(
             W, H, 3, num_superpixels, cfg['num_levels'], cfg['prior'],
             cfg['histogram_bins'], cfg['double_step'])
         seeds.iterate(lab, cfg['num_iterations'])
         labels = seeds.getLabels()
-    elif algorithm == 'slic':
-        cfg = dict(dict(algorithm='SLICO', ruler=10., num_iterations=10),
-                   **(slic_cfg or {}))
+    else:
         kind = getattr(ximgproc, cfg['algorithm'].upper())
-        region = max(1, int(round((H * W / num_superpixels)**0.5)))
         slic = ximgproc.createSuperpixelSLIC(lab, kind, region,
                                              float(cfg['ruler']))
         slic.iterate(cfg['num_iterations'])
         labels = slic.getLabels()
-    else:
-        raise ValueError(f"superpixel algorithm must be 'seeds' or 'slic', "
-                         f'got {algorithm!r}')
     _, labels = np.unique(labels, return_inverse=True)
     return labels.reshape(H, W).astype(np.int32)
 
 
 def to_three_channels(img: np.ndarray) -> np.ndarray:
-    """Grayscale -> 3 channels, RGBA/BGRA -> drop alpha; uint8 output."""
+    """Any image as ``(H, W, 3)`` uint8, or a one-line ``ValueError``.
+
+    Grayscale ``(H, W)`` / ``(H, W, 1)`` and grey+alpha ``(H, W, 2)`` are
+    expanded to three channels, an alpha channel is dropped.  16-bit images
+    are scaled by 1/257; other integer and float images are taken on the
+    0-255 scale of mmcv's pipelines (NaN -> 0) and clipped; booleans become
+    0/255.
+
+    Returns:
+        np.ndarray: ``(H, W, 3)`` uint8, C-contiguous.
+    """
     import cv2
-    if img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 1):
-        img = cv2.cvtColor(img.reshape(img.shape[:2]), cv2.COLOR_GRAY2BGR)
-    elif img.ndim == 3 and img.shape[2] == 4:
-        img = img[..., :3]
-    elif not (img.ndim == 3 and img.shape[2] == 3):
+    img = np.asarray(img)
+    if img.dtype == np.bool_:
+        img = img.astype(np.uint8) * 255
+    if img.dtype.kind not in 'uif':
+        raise ValueError(f'expected a numeric image, got dtype {img.dtype}')
+    if img.ndim not in (2, 3) or (img.ndim == 3
+                                  and img.shape[2] not in (1, 2, 3, 4)):
         raise ValueError('expected a grayscale, 3-channel or 4-channel '
                          f'image, got shape {img.shape}')
+    if img.size == 0:
+        raise ValueError(f'empty image of shape {img.shape}')
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.).round()
     if img.dtype != np.uint8:
-        img = np.clip(img, 0, 255).astype(np.uint8)
-    return img
+        img = np.clip(np.nan_to_num(img.astype(np.float64), nan=0.,
+                                    posinf=255., neginf=0.), 0, 255)
+        img = img.astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 2:  # grey + alpha
+        img = img[..., 0]
+    if img.ndim == 2 or img.shape[2] == 1:
+        img = cv2.cvtColor(np.ascontiguousarray(img.reshape(img.shape[:2])),
+                           cv2.COLOR_GRAY2BGR)
+    elif img.shape[2] == 4:
+        img = img[..., :3]
+    return np.ascontiguousarray(img)
 
 
 @register_transform
@@ -147,14 +287,13 @@ class Superpixels(BaseTransform):
         self.num_superpixels = num_superpixels
         self.stride = stride
         self.seeds_cfg = dict(SEEDS_PRESETS[preset], **(seeds_cfg or {}))
-        self.slic_cfg = slic_cfg
+        self.slic_cfg = check_slic_cfg(slic_cfg)
         self.channel_order = channel_order
         self.append_to_img = append_to_img
 
     def target_count(self, height: int, width: int) -> int:
-        if self.num_superpixels is not None:
-            return self.num_superpixels
-        return max(1, round(height * width / self.stride**2))
+        return superpixel_count(height, width, self.stride,
+                                self.num_superpixels)
 
     def transform(self, results: dict) -> dict:
         img = results['img']

@@ -13,7 +13,7 @@ from typing import Union
 import numpy as np
 import torch
 
-from mmcast.models.segmentors.hierarchy_segmentor import level_embeddings
+from mmcast.evaluation.functional import segment_embeddings
 
 MISSING_LEVELS = ('the data samples carry no hierarchy (pred_levels): '
                   "evaluate a model of type 'HierarchySegmentor' or "
@@ -59,11 +59,10 @@ def segment_embeddings_of_level(sample: dict, index: int,
     if 'unit_embeddings' not in sample:
         raise KeyError('the data samples carry no embeddings: build the '
                        'hierarchy model with with_embeddings=True')
-    emb = level_embeddings(sample['unit_embeddings'].float(),
-                           sample['unit_weights'],
-                           sample['unit_levels'][index].long(),
-                           num_segments)
-    return emb.cpu().numpy().astype(np.float32)
+    return segment_embeddings(
+        to_numpy(sample['unit_embeddings']).astype(np.float32),
+        to_numpy(sample['unit_levels'][index]), num_segments,
+        weights=to_numpy(sample['unit_weights']), normalize=False)
 
 
 def num_classes_of(metric, key: str = 'classes') -> int:

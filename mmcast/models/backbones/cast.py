@@ -20,28 +20,24 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule, build_norm_layer
+from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
-from mmcast.models.necks.graph_pool import GraphPool
 from mmcast.models.utils.attention import TransformerBlock
 from mmcast.models.utils.hypercolumn import (HypercolumnFusion,
                                              chain_assignments, unpool)
+from mmcast.models.utils.stem import build_stem
 from mmcast.models.utils.superpixel_ops import (relabel_superpixels,
                                                 resize_labels,
                                                 scatter_to_pixels,
                                                 segment_mean,
                                                 upsampled_segment_mean)
+from mmcast.models.utils.superpixel_policy import (MISSING_SUPERPIXELS,
+                                                   SuperpixelPolicy)
+from mmcast.models.utils.token_pool import build_token_pool
 from mmcast.registry import register_model
-
-MISSING_SUPERPIXELS = (
-    'CAST needs a superpixel map with every image: add '
-    "dict(type='Superpixels') to the data pipeline (after every "
-    'augmentation, before packing) and use a CAST data preprocessor '
-    "(type='CASTSegDataPreProcessor' or 'CASTClsDataPreProcessor'), or call "
-    'backbone(img, superpixels)')
 
 
 def release_sincos_table(grid_h: int, grid_w: int, embed_dims: int,
@@ -112,6 +108,38 @@ class CAST(BaseModule):
         frozen_stages (int): stages (with the stem, positions and class
             token) kept frozen and in eval mode; ``-1`` none, ``0`` stem
             only, ``len(depths)`` everything.
+        with_cls_attention (bool): the ``'raw'`` output also holds
+            ``cls_attention``, the class token's attention weights in the
+            last block of the last stage (Leopart's foreground). Defaults
+            to False (nothing else changes).
+        missing_superpixels (str | dict): what a call with plain
+            ``(B, 3, H, W)`` images and no superpixels does: ``'seeds'``
+            (default; SEEDS of the images, warned once), ``'slic'``,
+            ``'grid'`` (``16 x 16`` patches) or ``'error'``; or a dict of
+            :class:`~mmcast.models.utils.SuperpixelPolicy` arguments, e.g.
+            ``dict(policy='seeds', mean=[...], std=[...])`` with the data
+            preprocessor's normalisation (undone exactly; without it each
+            image's value range is stretched to 0..255).  SEEDS uses the
+            release's classification settings with ``token_pooling='stem'``
+            and its segmentation settings with ``'full'``.
+        stem (str, optional): ``'conv'`` (the release's stride-8 stem),
+            ``'patch'`` (a ViT patch embedding of stride ``patch_size``:
+            on a superpixel map that is the patch grid, CAST's tokens are
+            a ViT's patch tokens), or None (no tokenizer: the tokens come
+            from another backbone, see
+            :class:`~mmcast.models.necks.GraphPoolNeck`).  The position
+            table is built on the stem's grid (``img_size / stride``).
+        patch_size (int): stride of the ``'patch'`` stem (and the patch
+            size of the tokens given to a stem-less model). Defaults to 16.
+        pooling (dict, optional): the token pooling ending every stage,
+            from the model registry (see :mod:`mmcast.models.necks`):
+            ``dict(type='GraphPool')`` (default; ``pool_num_heads``,
+            ``kappa`` and ``qkv_bias`` apply to it), ``'KMeansPool'``,
+            ``'RandomSamplingPool'``, ``'ToMePool'``; ``centroid_init=
+            'random'`` for GraphPool's random centroids.  None switches
+            pooling off: every stage keeps the N0 superpixel tokens, the
+            levels of the hierarchy repeat the superpixels and
+            ``num_clusters`` becomes ``[None] * num_stages``.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint=...)`` with a file from ``cast2mmcast.py``.
     """
@@ -125,7 +153,6 @@ class CAST(BaseModule):
         **dict.fromkeys(['bd', 'base-deep'], dict(
             embed_dims=768, depths=(6, 3, 3, 3), num_heads=12)),
     }
-    patch_size = 8
     out_types = ('cls_token', 'raw', 'featmap')
 
     def __init__(self,
@@ -148,6 +175,11 @@ class CAST(BaseModule):
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  out_type: str = 'cls_token',
                  frozen_stages: int = -1,
+                 with_cls_attention: bool = False,
+                 missing_superpixels: Union[str, dict] = 'seeds',
+                 stem: Optional[str] = 'conv',
+                 patch_size: int = 16,
+                 pooling: Optional[dict] = dict(type='GraphPool'),
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
@@ -180,32 +212,32 @@ class CAST(BaseModule):
         self.token_pooling = token_pooling
         self.out_type = out_type
         self.frozen_stages = frozen_stages
+        self.with_cls_attention = with_cls_attention
+        self.superpixel_policy = SuperpixelPolicy.build(
+            missing_superpixels, channel_order='rgb', where='backbone',
+            preset='classification' if token_pooling == 'stem' else
+            'segmentation')
         img_size = (img_size, img_size) if isinstance(img_size, int) \
             else tuple(img_size)
+
+        # Tokenizer: stem, class token and a position table on the stem's
+        # grid; none when the tokens come from another backbone.
+        self.stem, self.patch_size = (None, patch_size) if stem is None \
+            else build_stem(stem, C, patch_size)
         self.grid_size = (img_size[0] // self.patch_size,
                           img_size[1] // self.patch_size)
-
-        # Convolutional stem: widths C/8, C/4, C/2, C; strides 2, 2, 2, 1.
-        if C % 8:
-            raise ValueError(f'embed_dims must divide by 8, got {C}')
-        stem, in_ch = [], 3
-        for i, stride in enumerate((2, 2, 2, 1)):
-            out_ch = C // 8 * 2**i
-            stem.append(
-                ConvModule(in_ch, out_ch, 3, stride, padding=1, bias=False,
-                           norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU')))
-            in_ch = out_ch
-        stem.append(nn.Conv2d(C, C, 1))
-        self.stem = nn.Sequential(*stem)
-
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, C))
         num_grid = self.grid_size[0] * self.grid_size[1]
-        if pos_embed == 'sincos':
-            self.register_buffer(
-                'pos_embed', release_sincos_table(*self.grid_size, C),
-                persistent=False)
+        if stem is None:
+            self.cls_token = self.pos_embed = None
         else:
-            self.pos_embed = nn.Parameter(torch.zeros(1, 1 + num_grid, C))
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, C))
+            if pos_embed == 'sincos':
+                self.register_buffer(
+                    'pos_embed', release_sincos_table(*self.grid_size, C),
+                    persistent=False)
+            else:
+                self.pos_embed = nn.Parameter(
+                    torch.zeros(1, 1 + num_grid, C))
         self.drop_after_pos = nn.Dropout(drop_rate)
 
         dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
@@ -218,9 +250,12 @@ class CAST(BaseModule):
                     attn_drop_rate, dpr.pop(0), norm_cfg)
                 for _ in range(depth)
             ])
-            stage.pool = GraphPool(
-                C, self.num_clusters[i], pool_num_heads, kappa, qkv_bias=qkv_bias)
+            stage.pool = build_token_pool(
+                pooling, C, self.num_clusters[i], num_heads=pool_num_heads,
+                kappa=kappa, qkv_bias=qkv_bias)
             self.stages.append(stage)
+        # The poolings own the cluster counts (None: the tokens are kept).
+        self.num_clusters = [stage.pool.num_clusters for stage in self.stages]
         if freeze_last_pool:
             self.stages[-1].pool.requires_grad_(False)
 
@@ -247,17 +282,18 @@ class CAST(BaseModule):
                     nn.init.xavier_uniform_(m.weight)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-        nn.init.normal_(self.cls_token, std=1e-6)
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=1e-6)
         if isinstance(self.pos_embed, nn.Parameter):
             trunc_normal_(self.pos_embed, std=.02)
 
     def _freeze_stages(self):
         if self.frozen_stages < 0:
             return
-        frozen = [self.stem]
-        if isinstance(self.pos_embed, nn.Parameter):
-            self.pos_embed.requires_grad = False
-        self.cls_token.requires_grad = False
+        frozen = [self.stem] if self.stem is not None else []
+        for param in (self.pos_embed, self.cls_token):
+            if isinstance(param, nn.Parameter):
+                param.requires_grad = False
         frozen += list(self.stages[:self.frozen_stages])
         if self.frozen_stages >= self.num_stages:
             frozen += [m for m in (self.norm, self.fusion) if m is not None]
@@ -285,23 +321,28 @@ class CAST(BaseModule):
             return self.pos_embed[:, :1]
         return self.cls_token.new_zeros(1, 1, self.embed_dims)
 
-    @staticmethod
-    def split_inputs(x: Tensor, superpixels: Optional[Tensor]):
+    def split_inputs(self, x: Tensor, superpixels: Optional[Tensor]):
         """Separate an image batch and its superpixel map.
 
         Args:
             x (Tensor): ``(B, 3, H, W)`` normalised images, or ``(B, 4, H,
                 W)`` with the superpixel map as the last channel (what the
                 CAST data preprocessors produce).
-            superpixels (Tensor, optional): ``(B, H, W)`` labels.
+            superpixels (Tensor, optional): ``(B, H, W)`` labels; when
+                neither they nor a 4th channel are given, the
+                ``missing_superpixels`` policy makes them.
 
         Returns:
             tuple[Tensor, Tensor]: images ``(B, 3, H, W)`` and labels.
         """
         if superpixels is None:
-            if x.dim() != 4 or x.shape[1] != 4:
-                raise ValueError(MISSING_SUPERPIXELS)
-            x, superpixels = x[:, :3], x[:, 3]
+            if x.dim() != 4 or x.shape[1] not in (3, 4):
+                raise ValueError(f'{MISSING_SUPERPIXELS} (got input of shape '
+                                 f'{tuple(x.shape)})')
+            if x.shape[1] == 4:
+                x, superpixels = x[:, :3], x[:, 3]
+            else:
+                superpixels = torch.stack(self.superpixel_policy.compute(x))
         if superpixels.shape[-2:] != x.shape[-2:] or \
                 superpixels.shape[0] != x.shape[0]:
             raise ValueError(
@@ -309,7 +350,37 @@ class CAST(BaseModule):
                 f'images {tuple(x.shape)}: one (H, W) map per image')
         return x, superpixels
 
-    def embed(self, img: Tensor, superpixels: Tensor) -> Dict[str, Tensor]:
+    @staticmethod
+    def superpixel_labels(superpixels: Tensor,
+                          num_superpixels: Optional[int] = None):
+        """Contiguous labels, per-image counts and the token count N.
+
+        Args:
+            superpixels (Tensor): ``(B, H, W)`` labels (any ids; negative =
+                none).
+            num_superpixels (int, optional): declares the labels already
+                contiguous, ``0..N-1`` with every id present in every image
+                (grid superpixels, a fixed SEEDS count...); they are then
+                used as they are, so nothing depends on their values (what
+                ``torch.export`` needs).
+
+        Returns:
+            tuple: labels ``(B, H, W)`` int64, counts ``(B,)``, N (int).
+        """
+        if num_superpixels is not None:
+            counts = torch.full(superpixels.shape[:1], num_superpixels,
+                                dtype=torch.long, device=superpixels.device)
+            labels = superpixels.round() if superpixels.is_floating_point() \
+                else superpixels
+            return labels.long(), counts, int(num_superpixels)
+        labels, counts = relabel_superpixels(superpixels)
+        if bool((counts == 0).any()):
+            raise ValueError('an image of the batch has no superpixel '
+                             '(every label is negative)')
+        return labels, counts, int(counts.max())
+
+    def embed(self, img: Tensor, superpixels: Tensor,
+              num_superpixels: Optional[int] = None) -> Dict[str, Tensor]:
         """Segment tokens: stem features and positions averaged per
         superpixel.
 
@@ -317,17 +388,16 @@ class CAST(BaseModule):
             img (Tensor): ``(B, 3, H, W)``.
             superpixels (Tensor): ``(B, H, W)`` labels (any ids; negative =
                 none).
+            num_superpixels (int, optional): see :meth:`superpixel_labels`.
 
         Returns:
-            dict: ``tokens`` ``(B, N0, C)`` (position added), ``mask``
+            dict: ``tokens`` ``(B, N0, C)`` (position added), ``cls``
+            ``(B, 1, C)`` the class token (position added), ``mask``
             ``(B, N0)`` padding, ``labels`` ``(B, H, W)`` contiguous
             labels, ``num_superpixels`` ``(B,)``, ``feat_size`` (h, w).
         """
-        labels, counts = relabel_superpixels(superpixels)
-        if bool((counts == 0).any()):
-            raise ValueError('an image of the batch has no superpixel '
-                             '(every label is negative)')
-        N = int(counts.max())
+        labels, counts, N = self.superpixel_labels(superpixels,
+                                                   num_superpixels)
         feats = self.stem(img)
         h, w = feats.shape[-2:]
         pos = self._position_map()
@@ -345,13 +415,16 @@ class CAST(BaseModule):
             pix = (torch.arange(N, device=img.device)[None] <
                    counts[:, None]).to(tokens.dtype)
         tokens = self.drop_after_pos(tokens + pos_tokens)
-        return dict(tokens=tokens, mask=pix == 0, labels=labels,
+        cls = (self.cls_token + self._cls_position()).expand(
+            tokens.shape[0], -1, -1)
+        return dict(tokens=tokens, cls=cls, mask=pix == 0, labels=labels,
                     num_superpixels=counts, feat_size=(h, w))
 
     def forward(self,
                 x: Tensor,
                 superpixels: Optional[Tensor] = None,
-                num_clusters: Optional[Sequence[int]] = None):
+                num_clusters: Optional[Sequence[int]] = None,
+                num_superpixels: Optional[int] = None):
         """Run CAST.
 
         Args:
@@ -360,6 +433,9 @@ class CAST(BaseModule):
             superpixels (Tensor, optional): ``(B, H, W)`` labels.
             num_clusters (Sequence[int], optional): override of the
                 clusters per stage for this call.
+            num_superpixels (int, optional): the superpixels are contiguous
+                ``0..N-1``, all present (see :meth:`superpixel_labels`);
+                for exported graphs (``mmcast.deployment``).
 
         Returns:
             By ``out_type``: ``'cls_token'`` -> ``(cls_feat,)``;
@@ -382,21 +458,43 @@ class CAST(BaseModule):
               none), ``num_superpixels`` ``(B,)`` and ``feat_size``, the
               ``(h, w)`` of the stem's stride-8 grid;
             - with fusion, ``fused_tokens`` ``(B, N0, C)`` and
-              ``fused_cls`` ``(B, 1, C)``.
+              ``fused_cls`` ``(B, 1, C)``;
+            - with ``with_cls_attention``, ``cls_attention`` ``(B, heads,
+              1 + N_L)``: the class token's attention over ``[cls;
+              tokens]`` in the last block (``N_L`` tokens of the last
+              stage, padded ones 0).
         """
         img, superpixels = self.split_inputs(x, superpixels)
-        emb = self.embed(img, superpixels)
-        tokens, mask = emb['tokens'], emb['mask']
+        return self.encode(self.embed(img, superpixels, num_superpixels),
+                           num_clusters)
+
+    def encode(self,
+               emb: Dict[str, Tensor],
+               num_clusters: Optional[Sequence[int]] = None):
+        """The stages and the outputs, from embedded tokens.
+
+        Args:
+            emb (dict): what :meth:`embed` returns (``tokens``, ``cls``,
+                ``mask``, ``labels``, ``num_superpixels``, ``feat_size``).
+            num_clusters (Sequence[int], optional): as in :meth:`forward`.
+
+        Returns:
+            See :meth:`forward`.
+        """
+        tokens, mask, cls = emb['tokens'], emb['mask'], emb['cls']
         B = tokens.shape[0]
-        cls = (self.cls_token + self._cls_position()).expand(B, -1, -1)
         num_clusters = list(num_clusters or self.num_clusters)
 
-        stages = []
+        stages, cls_attention = [], None
         for stage, k in zip(self.stages, num_clusters):
             x_ = torch.cat([cls, tokens], dim=1)
             key_mask = torch.cat([mask.new_zeros(B, 1), mask], dim=1)
             for block in stage.blocks:
-                x_ = block(x_, key_mask)
+                if self.with_cls_attention and block is \
+                        self.stages[-1].blocks[-1]:
+                    x_, cls_attention = block(x_, key_mask, True)
+                else:
+                    x_ = block(x_, key_mask)
             block_cls, tokens = x_[:, :1], x_[:, 1:]
             pooled = stage.pool(tokens, block_cls, mask, k)
             stages.append(
@@ -418,6 +516,8 @@ class CAST(BaseModule):
                    superpixels=emb['labels'],
                    num_superpixels=emb['num_superpixels'],
                    feat_size=emb['feat_size'])
+        if cls_attention is not None:
+            out['cls_attention'] = cls_attention
         if self.fusion is not None:
             out['fused_tokens'], out['fused_cls'] = self.fusion(
                 [s['tokens'] for s in stages],

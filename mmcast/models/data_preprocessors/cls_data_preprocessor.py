@@ -5,12 +5,16 @@ import torch
 from mmpretrain.models.utils.data_preprocessor import ClsDataPreprocessor
 from torch import Tensor
 
-from mmcast.models.data_preprocessors.seg_data_preprocessor import (
-    pad_superpixels, split_superpixel_channel)
+from mmcast.models.data_preprocessors.missing_superpixels import \
+    MissingSuperpixelsMixin
+from mmcast.models.data_preprocessors.seg_data_preprocessor import \
+    pad_superpixels
+from mmcast.models.utils.superpixel_policy import SuperpixelPolicy
 from mmcast.registry import register_model
 
 
-def split_batch(inputs: Union[Tensor, List[Tensor]]) -> Tuple[Any, list]:
+def split_batch(inputs: Union[Tensor, List[Tensor]],
+                policy: SuperpixelPolicy) -> Tuple[Any, list]:
     """Split a collated batch into images and superpixel label maps.
 
     Args:
@@ -18,25 +22,24 @@ def split_batch(inputs: Union[Tensor, List[Tensor]]) -> Tuple[Any, list]:
             or a list of ``(4, H_i, W_i)`` samples (``pseudo_collate``); the
             last channel holds the labels of the
             :class:`~mmcast.datasets.transforms.Superpixels` transform.
+            3-channel images get theirs from ``policy``.
+        policy (SuperpixelPolicy): what to do for images without them.
 
     Returns:
         tuple: the images in the form they came in (``(B, 3, H, W)`` or a
         list of ``(3, H_i, W_i)``) and a list of ``(H_i, W_i)`` label maps.
-
-    Raises:
-        ValueError: when a sample has no superpixel channel.
     """
     if isinstance(inputs, Tensor):
         if inputs.dim() != 4:
-            raise ValueError('expected a (B, 4, H, W) batch, got '
+            raise ValueError('expected a (B, 3 or 4, H, W) batch, got '
                              f'{tuple(inputs.shape)}')
-        imgs, labels = split_superpixel_channel(list(inputs))
+        imgs, labels = policy.split(list(inputs))
         return torch.stack(imgs), labels
-    return split_superpixel_channel(list(inputs))
+    return policy.split(list(inputs))
 
 
 @register_model
-class CASTClsDataPreProcessor(ClsDataPreprocessor):
+class CASTClsDataPreProcessor(MissingSuperpixelsMixin, ClsDataPreprocessor):
     """mmpretrain's ``ClsDataPreprocessor`` for images that carry
     superpixels (registered in mmpretrain and mmseg).
 
@@ -55,12 +58,15 @@ class CASTClsDataPreProcessor(ClsDataPreprocessor):
     segments of the image it was blended into, and the mixed label scores
     are left as the stock preprocessor makes them.
 
-    Args: as :class:`mmpretrain.models.ClsDataPreprocessor`.
+    Images without superpixels get them here
+    (:class:`MissingSuperpixelsMixin`, SEEDS classification settings).
 
-    Raises:
-        ValueError: (in :meth:`forward`) when the samples have no
-        superpixel channel, i.e. the pipeline lacks ``Superpixels``.
+    Args:
+        missing_superpixels (str | dict): see
+            :class:`MissingSuperpixelsMixin`.
+        Others: as :class:`mmpretrain.models.ClsDataPreprocessor`.
     """
+    superpixel_preset = 'classification'
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         """Preprocess a batch.
@@ -75,7 +81,8 @@ class CASTClsDataPreProcessor(ClsDataPreprocessor):
             labels, ``-1`` in the padding) and ``data_samples``.
         """
         data = dict(data)
-        imgs, labels = split_batch(self.cast_data(data['inputs']))
+        imgs, labels = split_batch(self.cast_data(data['inputs']),
+                                   self.superpixel_policy)
         data['inputs'] = imgs
         out = super().forward(data, training)
         labels = pad_superpixels(labels, out['inputs'].shape[-2:])

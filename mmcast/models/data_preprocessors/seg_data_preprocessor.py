@@ -1,28 +1,17 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
 import torch
 import torch.nn.functional as F
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from torch import Tensor
 
+from mmcast.models.data_preprocessors.missing_superpixels import \
+    MissingSuperpixelsMixin
 from mmcast.registry import register_model
 
 #: Label of pixels that belong to no superpixel (padding).
 SUPERPIXEL_PAD = -1
-
-
-def split_superpixel_channel(inputs: List[Tensor]) -> Tuple[list, list]:
-    """Split ``(C+1, H, W)`` samples into images and ``(H, W)`` label maps.
-
-    Raises a clear error when the pipeline did not append superpixels.
-    """
-    from mmcast.models.backbones.cast import MISSING_SUPERPIXELS
-    if any(x.dim() != 3 or x.shape[0] != 4 for x in inputs):
-        shapes = sorted({tuple(x.shape[:1]) for x in inputs})
-        raise ValueError(f'{MISSING_SUPERPIXELS} (got samples with '
-                         f'{shapes} channels, expected 4)')
-    return [x[:3] for x in inputs], [x[3] for x in inputs]
 
 
 def pad_superpixels(labels: List[Tensor], size) -> Tensor:
@@ -36,7 +25,7 @@ def pad_superpixels(labels: List[Tensor], size) -> Tensor:
 
 
 @register_model
-class CASTSegDataPreProcessor(SegDataPreProcessor):
+class CASTSegDataPreProcessor(MissingSuperpixelsMixin, SegDataPreProcessor):
     """mmseg's ``SegDataPreProcessor`` for images that carry superpixels.
 
     The :class:`~mmcast.datasets.transforms.Superpixels` transform appends
@@ -47,12 +36,19 @@ class CASTSegDataPreProcessor(SegDataPreProcessor):
     mmseg's ``EncoderDecoder`` then carries image and superpixels together
     through sliding windows and flips, and the CAST backbone splits them.
 
-    Args: as :class:`mmseg.models.SegDataPreProcessor`.
+    Images without superpixels get them here
+    (:class:`MissingSuperpixelsMixin`, SEEDS segmentation settings).
+
+    Args:
+        missing_superpixels (str | dict): see
+            :class:`MissingSuperpixelsMixin`.
+        Others: as :class:`mmseg.models.SegDataPreProcessor`.
     """
+    superpixel_preset = 'segmentation'
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         data = self.cast_data(data)
-        imgs, labels = split_superpixel_channel(list(data['inputs']))
+        imgs, labels = self.superpixel_policy.split(list(data['inputs']))
         data['inputs'] = imgs
         out = super().forward(data, training)
         labels = pad_superpixels(labels, out['inputs'].shape[-2:])

@@ -5,13 +5,16 @@ import torch
 from mmpretrain.models.utils.data_preprocessor import SelfSupDataPreprocessor
 
 from mmcast.models.data_preprocessors.cls_data_preprocessor import split_batch
+from mmcast.models.data_preprocessors.missing_superpixels import \
+    MissingSuperpixelsMixin
 from mmcast.models.data_preprocessors.seg_data_preprocessor import \
     pad_superpixels
 from mmcast.registry import register_model
 
 
 @register_model
-class CASTSelfSupDataPreProcessor(SelfSupDataPreprocessor):
+class CASTSelfSupDataPreProcessor(MissingSuperpixelsMixin,
+                                  SelfSupDataPreprocessor):
     """mmpretrain's ``SelfSupDataPreprocessor`` for multi-view batches whose
     views carry their own superpixels (registered in mmpretrain and mmseg).
 
@@ -23,12 +26,15 @@ class CASTSelfSupDataPreProcessor(SelfSupDataPreprocessor):
     otherwise index the 4-channel tensor and drop the labels), and appends
     the labels again (padded with ``-1`` if the image grew).
 
-    Args: as :class:`mmpretrain.models.SelfSupDataPreprocessor`.
+    A view without superpixels gets them here
+    (:class:`MissingSuperpixelsMixin`, SEEDS classification settings).
 
-    Raises:
-        ValueError: (in :meth:`forward`) when a view has no superpixel
-        channel.
+    Args:
+        missing_superpixels (str | dict): see
+            :class:`MissingSuperpixelsMixin`.
+        Others: as :class:`mmpretrain.models.SelfSupDataPreprocessor`.
     """
+    superpixel_preset = 'classification'
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         """Preprocess a batch of one or several views.
@@ -45,7 +51,7 @@ class CASTSelfSupDataPreProcessor(SelfSupDataPreprocessor):
         inputs = data['inputs']
         multi_view = isinstance(inputs, (list, tuple))
         views = list(inputs) if multi_view else [inputs]
-        split = [split_batch(v) for v in views]
+        split = [split_batch(v, self.superpixel_policy) for v in views]
         data = dict(data, inputs=[s[0] for s in split]
                     if multi_view else split[0][0])
         out = super().forward(data, training)

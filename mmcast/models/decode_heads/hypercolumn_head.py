@@ -3,6 +3,7 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
+from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.decode_heads.segmenter_mask_head import \
     SegmenterMaskTransformerHead
@@ -31,10 +32,14 @@ class HypercolumnUnpoolHead(BaseDecodeHead):
     Args:
         in_channels (int): C, the backbone's embedding width.
         num_classes (int): number of classes.
-        decoder (str): ``'linear'`` (a linear layer per superpixel) or
-            ``'mask_transformer'`` (Segmenter's decoder over the superpixel
-            tokens: mmseg's ``SegmenterMaskTransformerHead`` applied to the
-            ``(B, C, N, 1)`` token "map").
+        decoder (str): ``'linear'`` (a linear layer per superpixel),
+            ``'conv'`` (two 1x1 convolutions per superpixel: conv + the
+            head's ``norm_cfg`` + ReLU to ``channels``, then the classifier;
+            the paper's VOC transfer head, Table 3a; the norm's statistics
+            skip padded superpixels) or ``'mask_transformer'`` (Segmenter's
+            decoder over the superpixel tokens: mmseg's
+            ``SegmenterMaskTransformerHead`` applied to the ``(B, C, N, 1)``
+            token "map").
         num_layers (int): mask-transformer layers. Defaults to 2.
         num_heads (int, optional): its heads; ``C // 64`` by default.
         drop_rate (float): its dropout. Defaults to 0.1 (Segmenter).
@@ -59,10 +64,14 @@ class HypercolumnUnpoolHead(BaseDecodeHead):
         kwargs.setdefault('channels', in_channels)
         super().__init__(in_channels=in_channels, num_classes=num_classes,
                          **kwargs)
-        if decoder not in ('linear', 'mask_transformer'):
-            raise ValueError("decoder must be 'linear' or "
+        if decoder not in ('linear', 'conv', 'mask_transformer'):
+            raise ValueError("decoder must be 'linear', 'conv' or "
                              f"'mask_transformer', got {decoder!r}")
         self.decoder = decoder
+        if decoder == 'conv':
+            self.conv = ConvModule(in_channels, self.channels, 1,
+                                   norm_cfg=self.norm_cfg,
+                                   act_cfg=self.act_cfg)
         self.fusion = HypercolumnFusion(in_channels, **fusion) \
             if fusion is not None else None
         if decoder == 'mask_transformer':
@@ -126,6 +135,14 @@ class HypercolumnUnpoolHead(BaseDecodeHead):
                             "backbone's raw output: set the backbone's "
                             "out_type='raw'")
         tokens = self.superpixel_features(out)  # (B, N, C)
+        if self.decoder == 'conv':
+            # The valid superpixels of the batch as one (1, C, M, 1) map, so
+            # that the norm's statistics skip padding.
+            keep = ~out['stages'][0]['mask']
+            rows = self.cls_seg(self.conv(tokens[keep].t()[None, :, :, None]))
+            logits = rows.new_zeros(*tokens.shape[:2], rows.shape[1])
+            logits[keep] = rows[0, :, :, 0].t()
+            return scatter_to_pixels(logits, out['superpixels'])
         x = tokens.transpose(1, 2)[..., None]  # (B, C, N, 1)
         if self.decoder == 'linear':
             logits = self.cls_seg(x)

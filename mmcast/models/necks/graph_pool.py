@@ -1,14 +1,16 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
-from mmengine.model import BaseModule
 from torch import Tensor
 
+from mmcast.models.utils.token_pool import TokenPool
 from mmcast.models.utils.attention import MaskedSelfAttention
+from mmcast.models.utils.centroid_sampling import (check_centroid_init,
+                                                    random_token_sampling)
 from mmcast.models.utils.fps import farthest_point_sampling
 from mmcast.registry import register_model
 
@@ -39,11 +41,12 @@ class CentroidRefiner(nn.Module):
 
 
 @register_model
-class GraphPool(BaseModule):
+class GraphPool(TokenPool):
     """GraphPool: merge N tokens into K segments (CAST, Algorithm 1).
 
     1. centroids: farthest point sampling over the token features, seeded
-       from the mean valid token (:func:`farthest_point_sampling`);
+       from the mean valid token (:func:`farthest_point_sampling`), or K
+       tokens drawn at random (``centroid_init='random'``, Table 5b);
     2. refinement: :class:`CentroidRefiner` on the tokens;
     3. assignment logits: ``kappa * cos(U_i, U_c)`` over the K centroids;
        ``P = softmax`` over clusters;
@@ -72,6 +75,9 @@ class GraphPool(BaseModule):
         norm_cfg (dict): norm of the refinement block (LN, eps 1e-6).
         l2_normalize_for_fps (bool): sample on L2-normalised features
             (False in CAST).
+        centroid_init (str): ``'fps'`` (default, the paper's) or
+            ``'random'`` (:func:`random_token_sampling`: a new draw every
+            call, from torch's global generator).
         init_cfg (dict, optional): initialisation config.
     """
 
@@ -84,12 +90,12 @@ class GraphPool(BaseModule):
                  qkv_bias: bool = True,
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  l2_normalize_for_fps: bool = False,
+                 centroid_init: str = 'fps',
                  init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.embed_dims = embed_dims
-        self.num_clusters = num_clusters
+        super().__init__(embed_dims, num_clusters, init_cfg=init_cfg)
         self.kappa = kappa
         self.l2_normalize_for_fps = l2_normalize_for_fps
+        self.centroid_init = check_centroid_init(centroid_init)
         self.refine = CentroidRefiner(embed_dims, num_heads, qkv_bias,
                                       norm_cfg)
         # The release builds these with nn.LayerNorm's default eps (1e-5).
@@ -121,13 +127,14 @@ class GraphPool(BaseModule):
             sampled token indices; ``mask`` ``(B, K)`` bool padding of the
             pooled set.
         """
-        B, N, C = tokens.shape
-        K = min(num_clusters or self.num_clusters, N)
-        if mask is None:
-            mask = torch.zeros(B, N, dtype=torch.bool, device=tokens.device)
-        sampling = F.normalize(tokens, dim=-1) \
-            if self.l2_normalize_for_fps else tokens
-        fps_idx, out_mask = farthest_point_sampling(sampling, K, mask)
+        C = tokens.shape[-1]
+        mask, K = self._prepare(tokens, mask, num_clusters)
+        if self.centroid_init == 'random':
+            fps_idx, out_mask = random_token_sampling(mask, K)
+        else:
+            sampling = F.normalize(tokens, dim=-1) \
+                if self.l2_normalize_for_fps else tokens
+            fps_idx, out_mask = farthest_point_sampling(sampling, K, mask)
         gather_idx = fps_idx[..., None].expand(-1, -1, C)
 
         refined = self.refine(tokens, mask)
@@ -160,27 +167,3 @@ class GraphPool(BaseModule):
             logits=logits,
             fps_idx=fps_idx,
             mask=out_mask)
-
-    def forward(self,
-                inputs: Union[Tensor, Sequence[Tensor]],
-                cls_token: Optional[Tensor] = None,
-                mask: Optional[Tensor] = None,
-                num_clusters: Optional[int] = None):
-        """Pool tokens, or the last feature map of a backbone (neck use).
-
-        Args:
-            inputs (Tensor | Sequence[Tensor]): ``(B, N, C)`` tokens or a
-                ``(B, C, H, W)`` map; a tuple/list (neck use) is pooled at
-                its last entry.
-            cls_token, mask, num_clusters: see :meth:`pool`.
-
-        Returns:
-            dict | tuple[dict]: the dict of :meth:`pool`; a one-element tuple
-            of it when ``inputs`` was a tuple/list (neck convention).
-        """
-        as_neck = isinstance(inputs, (tuple, list))
-        x = inputs[-1] if as_neck else inputs
-        if x.dim() == 4:
-            x = x.flatten(2).transpose(1, 2)
-        out = self.pool(x, cls_token, mask, num_clusters)
-        return (out, ) if as_neck else out

@@ -16,7 +16,13 @@ What one image's hierarchy is (:meth:`HierarchySegmentor.extract_hierarchy`)::
                    nested: level l+1 is a function of level l
     unit_embeddings (N0, C) mean L2-normalised feature of every unit
     unit_weights   (N0,)   pixels of every unit
-    level_sizes    nominal segments per level (N0, then the cluster counts)
+    level_sizes    nominal segments per level (N0, then the cluster counts;
+                   N0 again for a stage that does not pool)
+
+A backbone that does not pool (Table 3a's "superpixel, no pooling" row) has
+no coarse level of its own: ``coarse_pool`` adds one, the paper's extra
+GraphPool for the coarse segments of segment retrieval
+(:func:`coarse_segments`).
 """
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -30,6 +36,7 @@ from torch import Tensor
 
 from mmcast.models.utils.hypercolumn import unpool
 from mmcast.models.utils.superpixel_ops import resize_labels
+from mmcast.models.utils.token_pool import assigned_means, build_token_pool
 from mmcast.registry import SEG_MODELS, register_model
 
 NOT_TRAINABLE = ('{name} predicts a hierarchy for evaluation; it has no '
@@ -109,12 +116,44 @@ def level_embeddings(unit_embeddings: Tensor, unit_weights: Tensor,
     return sums / total.clamp(min=1e-12)[:, None]
 
 
+def coarse_segments(pool, feats: Tensor, labels: Tensor,
+                    num_segments: int) -> Dict[str, Tensor]:
+    """Group the segments of a level further with a token pooling.
+
+    Every segment becomes a token, the mean of its units' features; the
+    pooling (e.g. a GraphPool) assigns the segments to its clusters.  The
+    new level is nested in the given one by construction.
+
+    Args:
+        pool (TokenPool): the pooling (its ``num_clusters`` segments).
+        feats (Tensor): ``(B, N0, D)`` features of the units.
+        labels (Tensor): ``(B, N0)`` segment of every unit at the level
+            (``-1``: padding).
+        num_segments (int): S, the level's segment slots.
+
+    Returns:
+        dict: ``labels`` ``(B, N0)`` the new segment of every unit (``-1``
+        kept) and ``logits`` ``(B, S, K)`` the pooling's assignment.
+    """
+    if feats.shape[-1] != pool.embed_dims:
+        raise ValueError(f'coarse_pool has embed_dims {pool.embed_dims} but '
+                         f'the unit features have {feats.shape[-1]} '
+                         "channels (feature='concat' gives num_stages x C)")
+    pad = labels < 0
+    tokens, weight = assigned_means(feats, labels, num_segments, pad)
+    logits = pool.pool(tokens, None, weight == 0)['logits']
+    parent = torch.gather(logits.argmax(-1), 1, labels.clamp(min=0))
+    return dict(labels=parent.masked_fill(pad, -1), logits=logits)
+
+
 def cast_hierarchy(backbone,
                    inputs: Tensor,
                    superpixels: Optional[Tensor] = None,
                    num_clusters: Optional[Sequence[int]] = None,
                    feature: Union[str, int] = 'auto',
-                   return_soft: bool = False) -> List[Dict]:
+                   return_soft: bool = False,
+                   assignment: str = 'hard',
+                   coarse_pool=None) -> List[Dict]:
     """CAST's hierarchy of a batch, per image (see the module docstring).
 
     Args:
@@ -132,6 +171,14 @@ def cast_hierarchy(backbone,
             ``'concat'``).
         return_soft (bool): add ``soft``, per level ``l >= 1`` the soft map
             ``S_l = S_{l-1} P_l`` as ``(N0, N_l)`` rows.
+        assignment (str): how a superpixel's segment at level ``l`` is
+            read: ``'hard'`` (the release, default): the chained ``argmax``
+            of every pool, nested by construction; ``'soft'`` (the paper's
+            wording): ``argmax`` of the soft product ``S_l``, which need not
+            nest.
+        coarse_pool (TokenPool, optional): adds a coarser last level, the
+            coarsest level's segments grouped by this pooling on the unit
+            features (:func:`coarse_segments`).
 
     Returns:
         list[dict]: per image ``superpixels``, ``unit_levels``,
@@ -144,6 +191,9 @@ def cast_hierarchy(backbone,
         out = backbone(inputs, superpixels, num_clusters=num_clusters)
     finally:
         backbone.out_type = out_type
+    if assignment not in ('hard', 'soft'):
+        raise ValueError("assignment must be 'hard' or 'soft', got "
+                         f'{assignment!r}')
     stages, hierarchy = out['stages'], out['hierarchy']
     if feature == 'auto':
         feature = 'fused' if 'fused_tokens' in out else 'concat'
@@ -163,6 +213,13 @@ def cast_hierarchy(backbone,
         raise ValueError("feature must be 'auto', 'fused', 'concat' or a "
                          f'stage index, got {feature!r}')
     clusters = list(num_clusters or backbone.num_clusters)
+    logits = [s['logits'] for s in stages]
+    if coarse_pool is not None:
+        coarse = coarse_segments(coarse_pool, feats, hierarchy[-1],
+                                 logits[-1].shape[-1])
+        hierarchy = hierarchy + [coarse['labels']]
+        logits.append(coarse['logits'])
+        clusters.append(coarse_pool.num_clusters)
     results = []
     for b in range(feats.shape[0]):
         labels = out['superpixels'][b]
@@ -171,21 +228,24 @@ def cast_hierarchy(backbone,
         rep = superpixel_representatives(labels, chain[0] >= 0,
                                          out['feat_size'])
         weights = torch.bincount(labels[labels >= 0], minlength=n0)[:n0]
+        soft = None
+        if return_soft or assignment == 'soft':
+            soft, s = [], None
+            for logit in logits:
+                p = logit[b].double().softmax(-1)
+                s = p[:n0] if s is None else s @ p
+                soft.append(s[rep].float())
+        levels = [lab[rep] for lab in chain[1:]] if assignment == 'hard' \
+            else [s.argmax(-1) for s in soft]
         res = dict(
             superpixels=labels,
-            unit_levels=[torch.arange(n0, device=labels.device)] +
-            [lab[rep] for lab in chain[1:]],
+            unit_levels=[torch.arange(n0, device=labels.device)] + levels,
             unit_embeddings=F.normalize(feats[b, :n0][rep], dim=-1),
             unit_weights=weights,
             borrowed=rep != torch.arange(n0, device=rep.device),
-            level_sizes=[n0] + clusters,
+            level_sizes=[n0] + [n0 if k is None else k for k in clusters],
             cls_feat=out['cls_feat'][b])
         if return_soft:
-            soft, s = [], None
-            for stage in stages:
-                p = stage['logits'][b].double().softmax(-1)
-                s = p[:n0] if s is None else s @ p
-                soft.append(s[rep].float())
             res['soft'] = soft
         results.append(res)
     return results
@@ -214,6 +274,20 @@ class HierarchySegmentor(BaseSegmentor):
         feature (str | int): unit embeddings, see :func:`cast_hierarchy`.
         with_embeddings (bool): add the embeddings (segment retrieval,
             clustering). Defaults to True.
+        assignment (str): ``'hard'`` (chained argmax, nested; default) or
+            ``'soft'`` (argmax of the soft product), see
+            :func:`cast_hierarchy`.
+        coarse_pool (dict, optional): a token pooling of the model
+            registry with its ``num_clusters``, e.g. ``dict(type=
+            'GraphPool', num_clusters=40)``, that groups the segments of the
+            backbone's coarsest level further on the unit features and adds
+            them as the last level: the paper's extra GraphPool for the
+            coarse segments of segment retrieval, for backbones that do not
+            pool.  ``embed_dims`` defaults to the backbone's (right for
+            fused features).  Its weights load from a checkpoint's
+            ``coarse_pool.*`` when it has them; otherwise they are its
+            initialisation (the release's counterpart, the last GraphPool of
+            its segmentation model, gets no gradient in pre-training either).
         data_preprocessor (dict, optional): a CAST data preprocessor.
         init_cfg (dict, optional): initialisation config.
         train_cfg, test_cfg (dict, optional): accepted for mmseg's
@@ -225,6 +299,8 @@ class HierarchySegmentor(BaseSegmentor):
                  num_clusters: Optional[Sequence[int]] = None,
                  feature: Union[str, int] = 'auto',
                  with_embeddings: bool = True,
+                 assignment: str = 'hard',
+                 coarse_pool: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
@@ -235,6 +311,16 @@ class HierarchySegmentor(BaseSegmentor):
         self.num_clusters = list(num_clusters) if num_clusters else None
         self.feature = feature
         self.with_embeddings = with_embeddings
+        self.assignment = assignment
+        self.coarse_pool = None
+        if coarse_pool is not None:
+            cfg = dict(coarse_pool)
+            if 'num_clusters' not in cfg:
+                raise KeyError('coarse_pool needs num_clusters (the segments '
+                               'of the level it adds)')
+            self.coarse_pool = build_token_pool(
+                cfg, cfg.pop('embed_dims', self.backbone.embed_dims),
+                cfg.pop('num_clusters'))
 
     # ------------------------------------------------------------------
     def extract_hierarchy(self,
@@ -253,7 +339,8 @@ class HierarchySegmentor(BaseSegmentor):
         """
         return cast_hierarchy(self.backbone, inputs, None,
                               num_clusters or self.num_clusters,
-                              self.feature, return_soft)
+                              self.feature, return_soft, self.assignment,
+                              self.coarse_pool)
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[list] = None) -> list:
@@ -277,7 +364,7 @@ class HierarchySegmentor(BaseSegmentor):
                 levels = levels.flip(dim)
             ori = tuple(meta.get('ori_shape', levels.shape[-2:]))[:2]
             if tuple(levels.shape[-2:]) != ori:
-                levels = resize_labels(levels.float().add(1), ori).sub(1)
+                levels = resize_labels(levels, ori)
             sample.set_data(dict(pred_levels=PixelData(data=levels.long())))
             sample.set_metainfo(dict(level_sizes=res['level_sizes']))
             if self.with_embeddings:

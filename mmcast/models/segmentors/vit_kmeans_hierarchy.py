@@ -85,7 +85,9 @@ class ViTKMeansHierarchy(HierarchySegmentor):
 
     Args:
         backbone (dict): a stock ``VisionTransformer`` (mmpretrain's or
-            mmseg's; name the scope, e.g. ``'mmpretrain.VisionTransformer'``).
+            mmseg's; name the scope, e.g. ``'mmpretrain.VisionTransformer'``),
+            or a :class:`~mmcast.models.backbones.PatchTokenViT` wrapping one
+            (``neck=None``; the layout of its checkpoints).
         num_clusters (Sequence[int]): clusters per level. Defaults to
             ``(64, 32, 16, 8)``.
         kmeans_iters (int): Defaults to 30.
@@ -118,8 +120,8 @@ class ViTKMeansHierarchy(HierarchySegmentor):
             data_preprocessor=build_preprocessor(data_preprocessor),
             init_cfg=init_cfg)
         self.backbone = SEG_MODELS.build(backbone)
-        if not hasattr(self.backbone, 'patch_embed') or not hasattr(
-                self.backbone, 'layers'):
+        if not hasattr(self.vit, 'patch_embed') or not hasattr(
+                self.vit, 'layers'):
             raise TypeError('ViTKMeansHierarchy needs a VisionTransformer '
                             '(patch_embed + layers), got '
                             f'{type(self.backbone).__name__}')
@@ -129,6 +131,11 @@ class ViTKMeansHierarchy(HierarchySegmentor):
         self.feature = feature
         self.with_embeddings = with_embeddings
 
+    @property
+    def vit(self):
+        """The ViT (inside a ``PatchTokenViT`` or the backbone itself)."""
+        return getattr(self.backbone, 'vit', self.backbone)
+
     def token_map(self, img: Tensor) -> Tensor:
         """Token features as a map ``(B, C, h, w)``.
 
@@ -136,16 +143,16 @@ class ViTKMeansHierarchy(HierarchySegmentor):
             img (Tensor): ``(B, 3, H, W)`` normalised images.
         """
         if self.feature == 'output':
-            return self.backbone(img)[-1]
+            return self.vit(img)[-1]
         seen = {}
         hooks = [
-            self.backbone.patch_embed.register_forward_hook(
+            self.vit.patch_embed.register_forward_hook(
                 lambda m, i, o: seen.__setitem__('size', o[1])),
-            self.backbone.layers[-1].register_forward_hook(
+            self.vit.layers[-1].register_forward_hook(
                 lambda m, i, o: seen.__setitem__('tokens', o)),
         ]
         try:
-            self.backbone(img)
+            self.vit(img)
         finally:
             for h in hooks:
                 h.remove()

@@ -1,6 +1,7 @@
 # Copyright (c) mmcast contributors. All rights reserved.
 from typing import Optional
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
@@ -40,28 +41,46 @@ class MaskedSelfAttention(nn.Module):
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: Tensor, key_mask: Optional[Tensor] = None) -> Tensor:
+    def forward(self,
+                x: Tensor,
+                key_mask: Optional[Tensor] = None,
+                return_cls_attention: bool = False):
         """Attend.
 
         Args:
             x (Tensor): ``(B, N, C)`` tokens.
             key_mask (Tensor, optional): ``(B, N)`` bool, True for tokens
                 that must not be attended to (padding).
+            return_cls_attention (bool): also return the attention weights
+                of the first token's query (the class token's).
 
         Returns:
-            Tensor: ``(B, N, C)``.
+            Tensor: ``(B, N, C)``; with ``return_cls_attention`` a tuple of
+            it and the ``(B, heads, N)`` weights (softmax over the keys,
+            padded keys 0).
         """
         B, N, C = x.shape
         qkv = self.qkv(x).view(B, N, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         attn_mask = None
-        if key_mask is not None and bool(key_mask.any()):
+        # Skip an all-False mask in eager mode (faster kernels); traced
+        # (torch.export, torch.compile) the mask is always applied: the
+        # graph cannot branch on its values, and the result is the same.
+        if key_mask is not None and (torch.compiler.is_compiling()
+                                     or bool(key_mask.any())):
             attn_mask = (~key_mask)[:, None, None, :]
         x = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask,
             dropout_p=self.attn_drop if self.training else 0.)
         x = x.transpose(1, 2).reshape(B, N, C)
-        return self.proj_drop(self.proj(x))
+        x = self.proj_drop(self.proj(x))
+        if not return_cls_attention:
+            return x
+        # The fused kernel gives no weights: recompute the class row only.
+        scores = q[:, :, :1] @ k.transpose(-2, -1) * q.shape[-1]**-0.5
+        if attn_mask is not None:
+            scores = scores.masked_fill(~attn_mask, float('-inf'))
+        return x, scores.softmax(-1)[:, :, 0]
 
 
 class TransformerBlock(BaseModule):
@@ -106,7 +125,15 @@ class TransformerBlock(BaseModule):
             act_cfg=act_cfg,
             add_identity=True)
 
-    def forward(self, x: Tensor, key_mask: Optional[Tensor] = None) -> Tensor:
-        """``(B, N, C)`` -> ``(B, N, C)``; ``key_mask`` as in attention."""
-        x = x + self.drop_path(self.attn(self.ln1(x), key_mask))
-        return self.ffn(self.ln2(x), identity=x)
+    def forward(self,
+                x: Tensor,
+                key_mask: Optional[Tensor] = None,
+                return_cls_attention: bool = False):
+        """``(B, N, C)`` -> ``(B, N, C)``; ``key_mask`` as in attention;
+        with ``return_cls_attention`` also the class token's ``(B, heads,
+        N)`` attention weights."""
+        y = self.attn(self.ln1(x), key_mask, return_cls_attention)
+        y, attn = y if return_cls_attention else (y, None)
+        x = x + self.drop_path(y)
+        x = self.ffn(self.ln2(x), identity=x)
+        return (x, attn) if return_cls_attention else x

@@ -87,7 +87,7 @@ def convert_release_state_dict(ckpt: dict) -> Tuple[OrderedDict, dict]:
         token or on each token, ``{'weight', 'bias'}``) when present.
     """
     fmt, enc = _strip_format(ckpt)
-    out, head = OrderedDict(), {}
+    out, head, unknown = OrderedDict(), {}, []
     fixed_table = 'pe_token' in enc
     # blocksK.M: M counts globally in the DeiT/MoCo classification files
     # (a slice of timm's blocks) and from 0 in cast_seg.py's; renumber
@@ -128,7 +128,11 @@ def convert_release_state_dict(ckpt: dict) -> Tuple[OrderedDict, dict]:
                 out[new] = value
                 break
         else:
-            raise KeyError(f'unexpected key in the release encoder: {key!r}')
+            unknown.append(key)
+    if unknown:
+        raise KeyError(
+            f'not a CAST encoder: {len(unknown)} of its {len(enc)} {fmt} '
+            f'keys are no CAST weights (e.g. {", ".join(unknown[:3])})')
     depths = []
     for s in range(16):
         ids = {int(k.split('.')[3]) for k in out

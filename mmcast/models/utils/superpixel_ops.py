@@ -103,15 +103,20 @@ def segment_mean(feats: Tensor, labels: Tensor,
     """
     B, C = feats.shape[:2]
     flat = labels.flatten(1)
-    valid = flat >= 0
-    index = (flat + torch.arange(B, device=flat.device)[:, None] *
-             num_segments)[valid]
-    values = feats.flatten(2).transpose(1, 2)[valid]
-    sums = feats.new_zeros(B * num_segments, C).index_add_(0, index, values)
-    counts = feats.new_zeros(B * num_segments).index_add_(
+    # Pixels of no segment go to one extra slot, dropped at the end (no
+    # boolean indexing: shapes do not depend on the labels' values).
+    slots = B * num_segments
+    index = torch.where(
+        flat >= 0,
+        flat + torch.arange(B, device=flat.device)[:, None] * num_segments,
+        slots).view(-1)
+    values = feats.flatten(2).transpose(1, 2).reshape(-1, C)
+    sums = feats.new_zeros(slots + 1, C).index_add_(0, index, values)
+    counts = feats.new_zeros(slots + 1).index_add_(
         0, index, feats.new_ones(index.numel()))
-    means = sums / counts.clamp(min=1)[:, None]
-    return means.view(B, num_segments, C), counts.view(B, num_segments)
+    means = sums[:slots] / counts[:slots].clamp(min=1)[:, None]
+    return means.view(B, num_segments, C), counts[:slots].view(
+        B, num_segments)
 
 
 def _interp_taps(in_size: int, out_size: int, mode: str, device):

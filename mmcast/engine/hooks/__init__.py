@@ -1,0 +1,5 @@
+# Copyright (c) mmcast contributors. All rights reserved.
+from .progress_bar_hook import ProgressBarHook
+from .rng_state_hook import RNGStateHook
+
+__all__ = ['ProgressBarHook', 'RNGStateHook']
