@@ -1,8 +1,9 @@
 # Copyright (c) mmcast contributors. All rights reserved.
 """LarvSeg's head: the image-level loss with co-present classes left out
 (hand-computed), the category memory and attention map on small hand
-cases, the memory's all-gather across two gloo ranks, and the head on a
-CAST and on a ViT."""
+cases, the memory's all-gather, heads on two ranks keeping identical
+memories (threads exchanging the real tensors; two gloo processes in the
+slow suite), and the head on a CAST and on a ViT."""
 import math
 import os
 import socket
@@ -269,6 +270,95 @@ def test_memory_writes_are_gathered_across_two_gloo_ranks():
     assert out[0][2:] == out[1][2:]  # identical memories on both ranks
     assert writes0 == [1, 0, 2]
     assert bank0[2] == [[1., 0], [0., 1]]
+
+
+# Two ranks training LarvSegHead (CA on, M = 2, K = 1, the hand head): per
+# rank and step, the three token features (a 1 x 3 map) and the sample.
+# Rank 0's second batch comes from a mask source: it writes nothing but
+# still takes part in the gather.
+RANK_STEPS = {
+    0: [([[1., 0], [0.6, 0.8], [0, 1]], dict(labels=[0, 1])),
+        ([[1., 0], [0, 1], [-1, 0]], dict(mask=[[0, 1, 2]]))],
+    1: [([[-1., 0], [0, 1], [0.6, 0.8]], dict(labels=[2])),
+        ([[0.8, 0.6], [0, 1], [-1, 0]], dict(labels=[0]))],
+}
+
+
+def _train_head_as_rank(rank):
+    """The hand head's memory after ``RANK_STEPS[rank]``."""
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        head = hand_head(use_ca=True, memory_size=2, topk=1, warmup=1)
+    for tokens, kwargs in RANK_STEPS[rank]:
+        feats = torch.tensor(tokens).t()[None, :, None, :]
+        head.loss((feats, ), [sample(shape=(1, 3), **kwargs)])
+    return {k: v.tolist() for k, v in head.memory.state_dict().items()}
+
+
+def _check_synchronised_memories(memories):
+    # Identical on both ranks, and holding every rank's writes in rank
+    # order: step 1 rank 0 (class 0: its best token (1, 0); class 1:
+    # (0, 1)), rank 1 (class 2: (-1, 0)); step 2 rank 1 (class 0: (0.8,
+    # 0.6)).  Unsynchronised, rank 0 would have no class 2 at all.
+    assert memories[0] == memories[1]
+    mem = memories[0]
+    assert mem['writes'] == [2, 1, 1] and mem['ptr'] == [0, 1, 1]
+    assert torch.allclose(torch.tensor(mem['entries']), torch.tensor(
+        [[[1., 0], [0.8, 0.6]], [[0., 1], [0, 0]], [[-1., 0], [0, 0]]]))
+
+
+def test_head_memories_stay_identical_across_two_ranks(monkeypatch):
+    """Two heads as threads, the memory's all-gather replaced by an
+    exchange of the real tensors between them."""
+    from mmcast.models.utils import category_memory
+    barrier, slots, local = threading.Barrier(2), [None, None], \
+        threading.local()
+
+    def exchange(t):
+        barrier.wait()
+        slots[local.rank] = t.clone()
+        barrier.wait()
+        got = [s.clone() for s in slots]
+        barrier.wait()
+        return got
+
+    def gather(classes, entries):
+        return gather_writes(classes, entries, gather=exchange,
+                             world_size=2)
+
+    monkeypatch.setattr(category_memory, 'gather_writes', gather)
+    memories, errors = {}, []
+
+    def rank(r):
+        local.rank = r
+        try:
+            memories[r] = _train_head_as_rank(r)
+        except Exception as e:  # surfaced below
+            errors.append(e)
+            barrier.abort()
+
+    threads = [threading.Thread(target=rank, args=(r, )) for r in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    _check_synchronised_memories(memories)
+
+
+def _head_worker(rank, port, out):
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=2)
+    try:
+        out[rank] = _train_head_as_rank(rank)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_head_memories_stay_identical_across_two_gloo_ranks():
+    out = mp.Manager().dict()
+    mp.spawn(_head_worker, args=(_free_port(), out), nprocs=2)
+    _check_synchronised_memories(dict(out))
 
 
 def test_gather_without_process_group_is_identity():
