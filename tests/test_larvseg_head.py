@@ -238,30 +238,40 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _gather_worker(rank, port, out):
+def _gloo_worker(rank, port, out, fn):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     dist.init_process_group('gloo', rank=rank, world_size=2)
     try:
-        mem = CategoryMemory(num_classes=3, channels=2, size=2, topk=1)
-        # Rank 0 writes one entry, rank 1 two (ranks differ in count).
-        if rank == 0:
-            classes, entries = torch.tensor([2]), torch.tensor([[1., 0]])
-        else:
-            classes = torch.tensor([2, 0])
-            entries = torch.tensor([[0., 1], [0.6, 0.8]])
-        gathered = gather_writes(classes, entries)
-        mem.write(classes, entries)
-        mem.write(torch.zeros(0, dtype=torch.long), torch.zeros(0, 2))
-        out[rank] = (gathered[0].tolist(), gathered[1].tolist(),
-                     mem.entries.tolist(), mem.writes.tolist())
+        out[rank] = fn(rank)
     finally:
         dist.destroy_process_group()
 
 
+def run_on_two_gloo_ranks(fn):
+    """``{rank: fn(rank)}`` from two gloo processes."""
+    out = mp.Manager().dict()
+    mp.spawn(_gloo_worker, args=(_free_port(), out, fn), nprocs=2)
+    return dict(out)
+
+
+def _write_memory_as_rank(rank):
+    mem = CategoryMemory(num_classes=3, channels=2, size=2, topk=1)
+    # Rank 0 writes one entry, rank 1 two (ranks differ in count).
+    if rank == 0:
+        classes, entries = torch.tensor([2]), torch.tensor([[1., 0]])
+    else:
+        classes = torch.tensor([2, 0])
+        entries = torch.tensor([[0., 1], [0.6, 0.8]])
+    gathered = gather_writes(classes, entries)
+    mem.write(classes, entries)
+    mem.write(torch.zeros(0, dtype=torch.long), torch.zeros(0, 2))
+    return (gathered[0].tolist(), gathered[1].tolist(),
+            mem.entries.tolist(), mem.writes.tolist())
+
+
 @pytest.mark.slow
 def test_memory_writes_are_gathered_across_two_gloo_ranks():
-    out = mp.Manager().dict()
-    mp.spawn(_gather_worker, args=(_free_port(), out), nprocs=2)
+    out = run_on_two_gloo_ranks(_write_memory_as_rank)
     classes, entries, bank0, writes0 = out[0]
     # Rank order: rank 0's write, then rank 1's.
     assert classes == [2, 2, 0]
@@ -345,20 +355,9 @@ def test_head_memories_stay_identical_across_two_ranks(monkeypatch):
     _check_synchronised_memories(memories)
 
 
-def _head_worker(rank, port, out):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        out[rank] = _train_head_as_rank(rank)
-    finally:
-        dist.destroy_process_group()
-
-
 @pytest.mark.slow
 def test_head_memories_stay_identical_across_two_gloo_ranks():
-    out = mp.Manager().dict()
-    mp.spawn(_head_worker, args=(_free_port(), out), nprocs=2)
-    _check_synchronised_memories(dict(out))
+    _check_synchronised_memories(run_on_two_gloo_ranks(_train_head_as_rank))
 
 
 def test_gather_without_process_group_is_identity():

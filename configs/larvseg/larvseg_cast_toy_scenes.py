@@ -9,7 +9,7 @@
 #   <toy_root>/val     held-out scenes with full masks
 # Batches alternate between the two sources.  The split metric reports
 # mIoU on all, base and novel classes.
-_base_ = ['../cast_toy_scenes.py']
+_base_ = ['../cast_toy_scenes.py', './_base_/models/larvseg_head.py']
 toy_root = 'data/larvseg_toy'
 classes = ('sky', 'ground', 'disc', 'box', 'triangle')
 base_classes = ('sky', 'ground', 'disc')
@@ -60,17 +60,10 @@ test_dataloader = val_dataloader
 val_evaluator = dict(
     type='SplitIoUMetric', iou_metrics=['mIoU'], novel_classes=novel_classes)
 test_evaluator = val_evaluator
+# The paper's head (lambda_cls = lambda_aux = 0.1, M = 20, warm-up 1) on
+# the toy CAST's 64-d fused tokens; K = 5 for ~200 superpixels a crop.
 model = dict(
     decode_head=dict(
         _delete_=True,
-        type='LarvSegHead',
-        in_channels=64,
-        channels=64,
-        num_classes=5,
-        loss_cls_weight=0.1,
-        loss_aux_weight=0.1,
-        use_ca=True,
-        memory_size=20,
-        topk=5,
-        warmup=1,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+        **dict(_base_.larvseg_head, in_channels=64, channels=64,
+               num_classes=5, topk=5)))
