@@ -33,6 +33,8 @@ def test_larvseg_toy_demo_writes_its_json(tmp_path):
         assert all(0 <= scores[k] <= 1 for k in ('all', 'base', 'novel'))
         assert set(scores['per_class']) == {'sky', 'ground', 'disc', 'box',
                                             'triangle'}
+        assert all(v is None or 0 <= v <= 1
+                   for v in scores['per_class'].values())
 
 
 def test_targets_hand_case():

@@ -25,7 +25,8 @@ JSON holds
      "baseline": {...}, "masks_only": {...}, "seed": s, "steps": t,
      "seconds": {...}, "targets": {...}}
 
-with mIoU (and per-class IoU) in [0, 1].  ``targets`` (when the three
+with mIoU (and per-class IoU) in [0, 1] (null for a class neither present
+in the held-out scenes nor predicted).  ``targets`` (when the three
 models ran) says whether each goal of the demonstration is met: LarvSeg's
 novel mIoU >= 0.30 and above the baseline's, its base mIoU within 0.05 of
 the masks-only model's.  The data seeds are ``1000 * seed + {0, 1, 2}``
@@ -35,6 +36,7 @@ docs/larvseg.md.
 import argparse
 import gc
 import json
+import math
 import os
 import os.path as osp
 import sys
@@ -102,10 +104,14 @@ def variant_config(variant, root, work_dir, args):
     iters = args.steps * num_sources
     cfg.optim_wrapper.accumulative_counts = num_sources
     cfg.train_cfg.max_iters = iters
+    schedulers = []
     for scheduler in cfg.param_scheduler:
         scheduler.begin *= num_sources
         scheduler.end = min(scheduler.end * num_sources, iters)
-    cfg.param_scheduler[-1].end = iters
+        if scheduler.begin < iters:  # a short run may end in the warm-up
+            schedulers.append(scheduler)
+    schedulers[-1].end = iters
+    cfg.param_scheduler = schedulers
     # Test once at the end (tools/test.py's path), no validation.
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint.interval = iters
@@ -113,6 +119,12 @@ def variant_config(variant, root, work_dir, args):
     cfg.randomness = dict(seed=args.seed)
     cfg.log_level = 'WARNING'
     return cfg
+
+
+def fraction(percent):
+    """A metric in percent as a fraction; None (JSON null) for NaN, a class
+    neither present nor predicted."""
+    return None if math.isnan(percent) else round(percent / 100, 4)
 
 
 def run_variant(variant, root, args):
@@ -126,12 +138,11 @@ def run_variant(variant, root, args):
     metrics = runner.test()
     del runner
     gc.collect()
-    scores = {k: round(metrics[key] / 100, 4) for k, key in
+    scores = {k: fraction(metrics[key]) for k, key in
               (('all', 'mIoU'), ('base', 'mIoU_base'),
                ('novel', 'mIoU_novel'))}
     scores['per_class'] = {
-        k[4:]: round(v / 100, 4) for k, v in metrics.items()
-        if k.startswith('IoU.')
+        k[4:]: fraction(v) for k, v in metrics.items() if k.startswith('IoU.')
     }
     return scores, round(time.time() - start, 1)
 
