@@ -25,7 +25,9 @@ def make_coco_stuff(root, n=4):
         os.makedirs(f'{root}/images/{split}', exist_ok=True)
         os.makedirs(f'{root}/annotations/{split}', exist_ok=True)
         for i in range(n):
-            img, lab = scene(rng, 80, 96, 171, zero_is_ignore=False)
+            # four of the 171 classes per image, each with its own colour
+            classes = [int(c) for c in rng.choice(171, 4, replace=False)]
+            img, lab = scene(rng, 80, 96, classes)
             name = f'{i:012d}'
             cv2.imwrite(f'{root}/images/{split}/{name}.jpg', img)
             cv2.imwrite(f'{root}/annotations/{split}/{name}'

@@ -174,6 +174,16 @@ def transfer_model(row, args):
     return model, [dict(e) for e in cfg.val_evaluator]
 
 
+def build_metric(cfg):
+    """A metric of mmseg's registry, whatever the current default scope
+    (a runner or an earlier build may have left mmpretrain's)."""
+    from mmengine.registry import DefaultScope
+
+    from mmcast.registry import SEG_METRICS
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return SEG_METRICS.build(cfg)
+
+
 def build(cfg, scope):
     from mmengine.config import ConfigDict
     from mmengine.registry import DefaultScope
@@ -283,13 +293,12 @@ def pretrain(row, pairs, args, log):
 
 def retrieve(row, backbone_state, bank, queries, args):
     """Segment retrieval of the queries' 8-segment level."""
-    from mmcast.registry import SEG_METRICS
     cfg, metric = retrieval_model(row, args)
     model = build(cfg, 'mmseg')
     model.init_weights()
     missing = model.backbone.load_state_dict(backbone_state, strict=False)
     assert not missing.unexpected_keys, missing.unexpected_keys
-    metric = SEG_METRICS.build(metric)
+    metric = build_metric(metric)
     roles = ['bank'] * len(bank) + ['query'] * len(queries)
     m = evaluate(model, bank + queries, [metric], roles)
     return dict(region_miou=m['mIoU'] / 100, boundary_f=m['bF'] / 100,
@@ -304,7 +313,6 @@ def transfer(row, backbone_state, scenes, val, args, log):
     import torch
     from mmengine.optim import OptimWrapper
 
-    from mmcast.registry import SEG_METRICS
     cfg, metrics = transfer_model(row, args)
     torch.manual_seed(args.seed)
     model = build(cfg, 'mmseg')
@@ -330,7 +338,7 @@ def transfer(row, backbone_state, scenes, val, args, log):
         if (step + 1) % max(1, args.finetune_steps // 3) == 0:
             log(f'  transfer step {step + 1}/{args.finetune_steps}: loss '
                 f'{float(losses["decode.loss_ce"]):.3f}')
-    m = evaluate(model, val, [SEG_METRICS.build(e) for e in metrics])
+    m = evaluate(model, val, [build_metric(e) for e in metrics])
     return dict(region_miou=m['mIoU'] / 100, boundary_f=m['bF'] / 100,
                 boundary_precision=m['bP'] / 100,
                 boundary_recall=m['bR'] / 100)
