@@ -4,6 +4,7 @@ farthest point sampling on a Gram matrix, segment means by one scatter, the
 stem with batch norm folded in at inference, its 1x1 convolution on the
 segment means, the last pooling skipped for a class-token output.  No
 timings here: see tools/analysis_tools/benchmark_*.py."""
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -220,3 +221,39 @@ def test_class_token_output_skips_only_the_last_pooling():
         raw = model(img, sp)
     assert calls == [0, 1, 2, 0, 1, 2, 3]
     assert torch.equal(feat, raw['cls_feat'])
+
+
+def test_contiguous_labels_equal_numpy_unique():
+    from mmcast.datasets.transforms.superpixel import contiguous_labels
+    rng = np.random.default_rng(0)
+    cases = [rng.integers(0, 50, (7, 9)),  # small ids, gaps
+             rng.integers(-3, 5, (4, 4)),  # negative ids: sorted path
+             rng.integers(0, 2**40, (3, 5)),  # huge ids: sorted path
+             np.array([[5, 5], [2, 9]])]  # hand case -> 1 1 / 0 2
+    for labels in cases:
+        _, ref = np.unique(labels, return_inverse=True)
+        got = contiguous_labels(labels)
+        assert got.dtype == np.int32
+        assert np.array_equal(got, ref.reshape(labels.shape))
+    assert contiguous_labels(cases[-1]).tolist() == [[1, 1], [0, 2]]
+
+
+def test_reused_seeds_engine_equals_a_fresh_one():
+    import cv2
+
+    from mmcast.datasets.transforms import compute_superpixels
+    from mmcast.datasets.transforms.superpixel import (SEEDS_PRESETS,
+                                                       contiguous_labels,
+                                                       get_ximgproc)
+    rng = np.random.default_rng(1)
+    imgs = [cv2.GaussianBlur(rng.integers(0, 255, (48, 64, 3), np.uint8),
+                             (7, 7), 0) for _ in range(3)]
+    cfg = SEEDS_PRESETS['segmentation']
+    for img in imgs + imgs[::-1]:  # the engine is reused across calls
+        got = compute_superpixels(img, 12)
+        fresh = get_ximgproc().createSuperpixelSEEDS(
+            64, 48, 3, 12, cfg['num_levels'], cfg['prior'],
+            cfg['histogram_bins'], cfg['double_step'])
+        fresh.iterate(cv2.cvtColor(img, cv2.COLOR_BGR2Lab),
+                      cfg['num_iterations'])
+        assert np.array_equal(got, contiguous_labels(fresh.getLabels()))
