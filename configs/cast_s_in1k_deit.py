@@ -1,4 +1,5 @@
-# CAST-S supervised on ImageNet-1K with the DeiT recipe (CAST.md section 5):
+# CAST-S supervised on ImageNet-1K with the DeiT recipe (docs/cast.md,
+# "Training recipes"):
 # batch 1024 (8 GPUs x 128), AdamW lr 5e-4, wd 0.05, 300 epochs, 5 warm-up
 # epochs from 1e-6, cosine, RandAugment(m9, mstd 0.5), label smoothing 0.1,
 # Mixup 0.8 / CutMix 1.0.  Superpixels (SEEDS, classification preset) are

@@ -1,6 +1,6 @@
 # Linear probe of a self-supervised CAST-S on ImageNet-1K (MoCo v3
-# protocol, CAST.md section 5): frozen backbone, SGD momentum 0.9, wd 0,
-# lr 30, batch 1024 (8 GPUs x 128), 90 epochs, cosine.
+# protocol, docs/cast.md "Training recipes"): frozen backbone, SGD
+# momentum 0.9, wd 0, lr 30, batch 1024 (8 GPUs x 128), 90 epochs, cosine.
 # The backbone comes from a pre-training checkpoint whose keys start with
 # 'backbone.' (a cast_s_mocov3_* run, or a release file converted with
 # cast2mmcast.py --prefix backbone.):

@@ -1,4 +1,5 @@
-# CAST-S self-supervised with MoCo v3 on ImageNet-1K (CAST.md section 5):
+# CAST-S self-supervised with MoCo v3 on ImageNet-1K (docs/cast.md,
+# "Training recipes"):
 # batch 256 (8 GPUs x 32), AdamW lr 1.5e-4, wd 0.1, temperature 0.2,
 # projector/predictor out 256 hidden 4096, momentum 0.99 (cosine to 1),
 # cosine schedule, 100 epochs with 10 warm-up.  Every view has its own

@@ -32,8 +32,9 @@ model = dict(
         pos_embed='learned',
         token_pooling='full',
         drop_path_rate=0.1,
-        out_type='featmap',
-        init_cfg=None),
+        # No init_cfg: CAST's own initialisation; see cast_s_ade20k.py for
+        # starting from released weights.
+        out_type='featmap'),
     decode_head=dict(in_channels=[384, 384, 384, 384], num_classes=150),
     auxiliary_head=dict(in_channels=384, num_classes=150),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))

@@ -7,6 +7,12 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
+# The tests run tiny models: one torch thread per process ran them several
+# times faster than two on the project's shared 2-core CPU (thread
+# contention).  Set before torch is imported; subprocesses inherit it.
+# OMP_NUM_THREADS given by the caller wins.
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
 
 def load_tool(relpath):
     """Import a script under tools/ as a module."""

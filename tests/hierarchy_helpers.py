@@ -31,11 +31,11 @@ def nesting_violations(levels):
     return bad
 
 
-def quiet_init_model(config, checkpoint=None):
+def quiet_init_model(config, checkpoint=None, cfg_options=None):
     from mmcast.apis import init_model
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        return init_model(config, checkpoint)
+        return init_model(config, checkpoint, cfg_options=cfg_options)
 
 
 def save_tiny_checkpoint(path, config, classes=None, favour=None):

@@ -4,9 +4,7 @@ import pytest
 import torch
 
 from mmcast.models import CAST, GraphPool
-from mmcast.models.utils import (farthest_point_sampling,
-                                 relabel_superpixels, segment_mean,
-                                 upsampled_segment_mean)
+from mmcast.models.utils import farthest_point_sampling, relabel_superpixels
 
 ATOL = 1e-4
 TINY = dict(embed_dims=32, depths=[1, 1, 1, 1], num_heads=2)
@@ -305,15 +303,3 @@ def test_fps_matches_a_direct_reference():
             dist = torch.minimum(dist, (p - p[i]).pow(2).sum(-1))
         assert idx[b].tolist() == ref
 
-
-def test_upsampled_segment_mean_equals_dense_interpolation():
-    torch.manual_seed(0)
-    feats = torch.randn(2, 5, 4, 6, dtype=torch.float64)
-    labels = torch.randint(0, 7, (2, 21, 30))
-    labels[1, :3] = -1
-    for mode in ('bilinear', 'bicubic'):
-        dense = torch.nn.functional.interpolate(
-            feats, size=(21, 30), mode=mode, align_corners=False)
-        ref = segment_mean(dense, labels, 7)[0]
-        got = upsampled_segment_mean(feats, labels, 7, mode)
-        torch.testing.assert_close(got, ref, atol=1e-10, rtol=0)

@@ -207,3 +207,31 @@ def test_checkpoint_of_another_architecture(tmp_path):
     check_state_dict(seg, state_dict_of(dict(state_dict=wrapped)))
     with pytest.raises(CheckpointError, match='holds no model weights'):
         state_dict_of(dict(meta=dict(a=1)), 'x.pth')
+
+
+def test_optional_parts_may_be_missing():
+    """A model's ``optional_state_prefixes`` may be absent from a
+    checkpoint (HierarchySegmentor's coarse pool on a pre-training
+    checkpoint); any other missing tensor still fails."""
+
+    class Model(torch.nn.Module):
+        optional_state_prefixes = ('extra.', )
+
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Linear(2, 3)
+            self.extra = torch.nn.Linear(3, 1)
+
+    model = Model()
+    state = {k: v for k, v in model.state_dict().items()
+             if k.startswith('body.')}
+    check_state_dict(model, state)
+    del state['body.bias']
+    with pytest.raises(CheckpointError, match=r"1 of the model's 4 tensors "
+                       r'are missing from it \(body.bias\)'):
+        check_state_dict(model, state)
+    model.optional_state_prefixes = ()
+    body_only = {k: v for k, v in model.state_dict().items()
+                 if k.startswith('body.')}
+    with pytest.raises(CheckpointError, match='extra.weight'):
+        check_state_dict(model, body_only)

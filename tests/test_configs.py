@@ -75,3 +75,31 @@ def test_segmentation_recipes(name, crop, stride, iters, classes):
     arch = 'base' if '_b_' in name else 'small'
     assert m.backbone.arch == arch
     assert m.decode_head.in_channels == (768 if arch == 'base' else 384)
+
+
+ALL_CONFIGS = sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                         recursive=True) if '_base_' not in p)
+
+
+def _delete_keys(node, path=''):
+    """Paths of the dicts of a loaded config that still hold ``_delete_``
+    (left when a child sets ``_delete_`` on a key its base does not have:
+    the builder then gets it as an argument)."""
+    if isinstance(node, dict):
+        found = [path] if '_delete_' in node else []
+        for key, value in node.items():
+            found += _delete_keys(value, f'{path}.{key}')
+        return found
+    if isinstance(node, (list, tuple)):
+        return [p for i, v in enumerate(node)
+                for p in _delete_keys(v, f'{path}[{i}]')]
+    return []
+
+
+def test_no_config_keeps_a_delete_key():
+    assert _delete_keys({'a': {'_delete_': True, 'b': [{'c': 1}]}}) == ['.a']
+    left = {osp.relpath(p, ROOT): _delete_keys(Config.fromfile(p).to_dict())
+            for p in ALL_CONFIGS}
+    assert len(left) > 40
+    assert not {k: v for k, v in left.items() if v}

@@ -7,7 +7,7 @@ import skimage.data
 import torch
 
 from mmcast.apis import inference_hierarchy, init_model
-from mmcast.apis.inference import prepare_inputs
+from mmcast.apis.inference import preprocess
 from mmcast.datasets.transforms.superpixel import compute_superpixels
 from mmcast.models.segmentors.hierarchy_segmentor import \
     superpixel_representatives
@@ -106,12 +106,12 @@ def test_hierarchy_is_the_backbones_chain_and_clusters_override(seg_model):
     assert [len(np.unique(lv)) for lv in result.levels[1:]] == clusters
     assert result.num_clusters == clusters
     # Recompute with the backbone itself.
-    x, sp = prepare_inputs(seg_model, mmcv.rgb2bgr(img))
+    data, _ = preprocess(seg_model, mmcv.rgb2bgr(img))
     backbone = seg_model.backbone
     backbone.out_type = 'raw'
     try:
         with torch.no_grad():
-            out = backbone(x, sp, num_clusters=clusters)
+            out = backbone(data['inputs'], num_clusters=clusters)
     finally:
         backbone.out_type = 'featmap'
     for ours, theirs in zip(result.superpixel_labels, out['hierarchy']):
@@ -150,18 +150,20 @@ def test_out_type_and_mode_restored(seg_model, cls_model):
     assert seg_model.backbone.out_type == 'featmap'
 
 
-def test_classifier_scores_from_the_same_pass(cls_model):
+def test_classifier_scores_are_those_of_evaluation(cls_model):
+    from mmcast.apis import inference_model
     img = skimage.data.chelsea()
     result = inference_hierarchy(cls_model, img, channel_order='rgb')
     assert result.scores.shape == (5, )
     assert abs(result.scores.sum() - 1) < 1e-6
     assert result.pred_label == int(np.argmax(result.scores))
-    # The same inputs through the model's own cls_token path and head.
-    x, sp = prepare_inputs(cls_model, mmcv.rgb2bgr(img))
-    with torch.no_grad():
-        feat = cls_model.backbone(x, sp)
-        expected = cls_model.head(feat).softmax(-1)[0].numpy()
-    np.testing.assert_allclose(result.scores, expected, atol=1e-6)
+    # The test pipeline crops the centre: the scores are those of the
+    # cropped view (what tools/test.py scores), the hierarchy is whole.
+    expected = inference_model(cls_model, img, channel_order='rgb')
+    np.testing.assert_allclose(result.scores,
+                               expected.pred_score.double().numpy(),
+                               atol=1e-6)
+    assert result.input_shape == (96, 144)
     assert result.topk(2)[0][0] == result.pred_label
 
 

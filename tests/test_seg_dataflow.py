@@ -268,3 +268,40 @@ def _with_root(cfg, root):
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = root
     return cfg
+
+
+@pytest.mark.parametrize('decoder', ['mask_transformer', 'linear'])
+@pytest.mark.parametrize('mode', ['test', 'train_frozen_bn'])
+def test_logits_alone_equal_logits_beside_a_batch_mate(decoder, mode):
+    """An image's pixel logits do not depend on a batch-mate with more
+    superpixels (its tokens are padded: the backbone and the mask
+    transformer mask them), in test mode and in train mode with batch
+    norm frozen (dropouts off)."""
+    from mmcast.datasets.transforms import compute_superpixels
+    cfg = toy_cfg()
+    cfg.model.decode_head.update(decoder=decoder, num_heads=2)
+    torch.manual_seed(0)
+    model = build(cfg.model)
+    if mode == 'test':
+        model.eval()
+    else:
+        model.train()
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+            elif isinstance(m, torch.nn.Dropout):
+                m.p = 0.
+            elif isinstance(m, torch.nn.MultiheadAttention):
+                m.dropout = 0.  # on the attention weights
+    img_a, _ = region_image(3, size=(64, 64))
+    img_b, _ = region_image(9, size=(64, 64))
+    xa = sample_tensor(img_a, compute_superpixels(img_a, 12))
+    xb = sample_tensor(img_b, compute_superpixels(img_b, 40))
+    assert xa[3].max() + 4 < xb[3].max()  # b has many more superpixels
+    meta = [dict(img_shape=(64, 64), ori_shape=(64, 64), pad_shape=(64, 64))]
+    data = model.data_preprocessor(
+        dict(inputs=[xa, xb], data_samples=[SegDataSample()] * 2), False)
+    with torch.no_grad():
+        both = model.encode_decode(data['inputs'], meta * 2)
+        alone = model.encode_decode(data['inputs'][:1], meta)
+    torch.testing.assert_close(both[:1], alone, atol=1e-5, rtol=0)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Distributed testing: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [args]
 # On machines without GPUs the processes use the gloo backend on the CPU.
+# Every argument reaches tools/test.py unchanged.
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
@@ -12,8 +13,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON=${PYTHON:-"$ROOT/.venv/bin/python"}
 [ -x "$PYTHON" ] || PYTHON=python
 
-PYTHONPATH="$ROOT":$PYTHONPATH \
+PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
 "$PYTHON" -m torch.distributed.run \
-    --nnodes=$NNODES --node_rank=$NODE_RANK --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS --master_port=$PORT \
-    "$ROOT/tools/test.py" $CONFIG $CHECKPOINT --launcher pytorch ${@:4}
+    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" --master_port="$PORT" \
+    "$ROOT/tools/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Distributed training on one machine: bash tools/dist_train.sh CONFIG GPUS [args]
 # On machines without GPUs the processes use the gloo backend on the CPU.
+# Every argument reaches tools/train.py unchanged (paths with spaces, quoted
+# --cfg-options values).
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
@@ -11,8 +13,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON=${PYTHON:-"$ROOT/.venv/bin/python"}
 [ -x "$PYTHON" ] || PYTHON=python
 
-PYTHONPATH="$ROOT":$PYTHONPATH \
+PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
 "$PYTHON" -m torch.distributed.run \
-    --nnodes=$NNODES --node_rank=$NODE_RANK --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS --master_port=$PORT \
-    "$ROOT/tools/train.py" $CONFIG --launcher pytorch ${@:3}
+    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" --master_port="$PORT" \
+    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "${@:3}"

@@ -1,13 +1,15 @@
 # Copyright (c) mmcast contributors. All rights reserved.
 """Evaluate a checkpoint with an mmseg or mmpretrain config.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR|FILE.pkl]
         [--show] [--show-dir DIR] [--wait-time S] [--tta]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
         [--debug]
 
-A missing, damaged or unfitting checkpoint ends the run with one line
-(``--debug`` shows the traceback).
+CHECKPOINT is a file or any URL mmengine loads (``http(s)://``, ``s3://``
+and the other storage backends, ``torchvision://``...).  A missing, damaged
+or unfitting checkpoint ends the run with one line (``--debug`` shows the
+traceback).
 """
 import argparse
 import os.path as osp
@@ -22,10 +24,12 @@ from mmcast.utils import add_cli_flags, run_cli  # noqa: E402
 def parse_args():
     parser = argparse.ArgumentParser(description='Test a CAST model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file or URL')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument(
-        '--out', help='(segmentation) directory to save the predicted maps')
+        '--out', help='a .pkl file: dump every prediction (data samples with '
+        'scores / logits); otherwise (segmentation) a directory for the '
+        'predicted maps')
     parser.add_argument('--show', action='store_true', help='show results')
     parser.add_argument(
         '--show-dir', help='directory where painted predictions are saved')
@@ -61,7 +65,7 @@ def trigger_visualization_hook(cfg, args):
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'no checkpoint at {args.checkpoint}')
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
@@ -75,10 +79,15 @@ def main():
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
-    if args.out is not None:
+    dump = args.out is not None and args.out.endswith(('.pkl', '.pickle'))
+    if args.out is not None and not dump:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
     runner = build_runner(cfg, mode='test')
+    if dump:
+        from mmengine.evaluator import DumpResults
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
     runner.test()
 
 

@@ -1,15 +1,19 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-"""Build a CAST model from a config and read its part-whole hierarchy.
+"""Build a CAST model from a config, predict an image as evaluation does,
+and read its part-whole hierarchy.
 
 In the manner of mmseg's ``init_model`` / ``inference_model``, for both
 kinds of CAST models: mmseg segmentors (``EncoderDecoder`` with a CAST
 backbone) and mmpretrain classifiers (``ImageClassifier`` with CAST).
+Images go through the config's test pipeline, the model's data
+preprocessor and ``test_step``, so a prediction here is the one
+``tools/test.py`` scores.
 """
 import copy
 import logging
 import warnings
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -20,15 +24,8 @@ from mmengine.utils import import_modules_from_strings
 from torch import nn
 
 from mmcast.apis.hierarchy_result import HierarchyResult
-from mmcast.datasets.transforms.superpixel import (Superpixels,
-                                                   to_three_channels)
+from mmcast.datasets.transforms.superpixel import to_three_channels
 from mmcast.engine.checkpoint import load_model_checkpoint
-
-#: Transform types of a test pipeline that :func:`inference_hierarchy`
-#: replays before computing superpixels (scope prefixes are ignored).  Crops,
-#: flips, loading, annotations and packing are left out, so the hierarchy
-#: always covers the whole image.
-RESIZE_TRANSFORMS = ('Resize', 'ResizeEdge', 'ResizeShortestEdge')
 
 RANDOM_WEIGHTS = (
     'init_model: no checkpoint given, the model has RANDOM weights: its '
@@ -165,78 +162,135 @@ def load_image(img: Union[str, Path, np.ndarray],
     return np.ascontiguousarray(array)
 
 
+def _type_name(transform: dict) -> str:
+    return str(transform.get('type', '')).split('.')[-1]
+
+
 def _test_pipeline(cfg: Optional[Config]) -> list:
     """The test pipeline of a config (``test_pipeline`` or the test
-    dataloader's), empty when there is none."""
-    if cfg is None:
-        return []
-    if cfg.get('test_pipeline') is not None:
-        return list(cfg.test_pipeline)
+    dataloader's); without one, load the image, compute superpixels with
+    the defaults and pack."""
+    if cfg is not None and cfg.get('test_pipeline') is not None:
+        return [dict(t) for t in cfg.test_pipeline]
     try:
-        return list(cfg.test_dataloader.dataset.pipeline)
+        return [dict(t) for t in cfg.test_dataloader.dataset.pipeline]
     except (AttributeError, KeyError, TypeError):
-        return []
+        pass
+    scope = cfg.get('default_scope', 'mmseg') if cfg is not None \
+        else 'mmseg'
+    pack = 'PackInputs' if scope == 'mmpretrain' else 'PackSegInputs'
+    return [dict(type='LoadImageFromFile'), dict(type='Superpixels'),
+            dict(type=pack)]
 
 
-def build_preprocessing(cfg: Optional[Config]):
-    """The resizes and the ``Superpixels`` transform of a test pipeline.
+def build_test_pipeline(cfg: Optional[Config], from_array: bool = False,
+                        whole_image: bool = False):
+    """The config's test pipeline, for one image given at inference.
+
+    As mmseg's ``inference_model``: annotation loading (``LoadAnnotations``,
+    ``LoadPartAnnotations``, any ``Load*Annotation*``) is left out; for an
+    array the image-loading step is left out too (the array is the loaded
+    image).  Every other transform runs as ``tools/test.py`` runs it.
 
     Args:
         cfg (Config, optional): the model's config.
+        from_array (bool): the image comes as an array.
+        whole_image (bool): also leave out crops (``CenterCrop``,
+            ``RandomCrop``...), so that every pixel of the image reaches the
+            network (what the hierarchy needs).
 
     Returns:
-        tuple[list, Superpixels]: built resize transforms (in pipeline
-        order) and the superpixel transform (the pipeline's settings, or
-        the defaults when the pipeline has none).
+        tuple[Compose, bool]: the pipeline and whether a crop was left out.
     """
+    from mmengine.dataset import Compose
     scope = cfg.get('default_scope', 'mmseg') if cfg is not None \
         else 'mmseg'
     registry = _registry('TRANSFORMS', scope)
-    resizes, superpixels = [], None
+    steps, cropped = [], False
+    for t in _test_pipeline(cfg):
+        name = _type_name(t)
+        if (name.startswith('Load') and 'Annotation' in name) or \
+                (from_array and name.startswith('LoadImage')):
+            continue
+        if whole_image and 'Crop' in name:
+            cropped = True
+            continue
+        steps.append(t)
     with DefaultScope.overwrite_default_scope(scope):
-        for t in _test_pipeline(cfg):
-            name = str(t.get('type', '')).split('.')[-1]
-            if name in RESIZE_TRANSFORMS:
-                resizes.append(registry.build(dict(t)))
-            elif name == 'Superpixels':
-                superpixels = registry.build(dict(t))
-    if superpixels is None:
-        superpixels = Superpixels()
-    return resizes, superpixels
+        return Compose([registry.build(t) for t in steps]), cropped
 
 
-def prepare_inputs(model: nn.Module, img_bgr: np.ndarray):
-    """Resize as the test pipeline does, compute superpixels, normalise.
+def _image_input(img, channel_order: str) -> dict:
+    """The pipeline's input for a file (its own loader reads it) or an
+    array (already loaded, as :func:`load_image` normalises it)."""
+    if isinstance(img, (str, Path)):
+        return dict(img_path=str(img))
+    array = load_image(img, channel_order)
+    return dict(img=array, img_shape=array.shape[:2],
+                ori_shape=array.shape[:2])
+
+
+def _run_pipeline(model: nn.Module, img, channel_order: str,
+                  whole_image: bool = False):
+    cfg = getattr(model, 'cfg', None)
+    pipeline, cropped = build_test_pipeline(
+        cfg, from_array=not isinstance(img, (str, Path)),
+        whole_image=whole_image)
+    return pipeline(_image_input(img, channel_order)), cropped
+
+
+def preprocess(model: nn.Module, img, channel_order: str = 'bgr',
+               whole_image: bool = False):
+    """One image as the model receives it in evaluation.
 
     Args:
-        model (nn.Module): a model from :func:`init_model` (its ``cfg`` and
-            ``data_preprocessor`` are read).
-        img_bgr (np.ndarray): ``(H, W, 3)`` uint8 BGR.
+        model (nn.Module): from :func:`init_model`.
+        img (str | Path | np.ndarray): an image file or array.
+        channel_order (str): of an array: ``'bgr'`` or ``'rgb'``.
+        whole_image (bool): leave the pipeline's crops out.
 
     Returns:
-        tuple[Tensor, Tensor]: normalised image ``(1, 3, h, w)`` and
-        superpixels ``(1, h, w)`` int64 on the model's device.
+        tuple[dict, bool]: the data preprocessor's output (``inputs`` ``(1,
+        4, h, w)``: normalised image and superpixels; ``data_samples``) and
+        whether a crop was left out.
     """
-    resizes, sp_transform = build_preprocessing(getattr(model, 'cfg', None))
-    results = dict(img=img_bgr, img_shape=img_bgr.shape[:2],
-                   ori_shape=img_bgr.shape[:2])
-    for t in resizes:
-        results = t(results)
-    img = to_three_channels(results['img'])
-    sp = sp_transform(dict(img=img.copy()))['superpixels']
+    from mmengine.dataset import pseudo_collate
+    sample, cropped = _run_pipeline(model, img, channel_order, whole_image)
+    with torch.no_grad():
+        data = model.data_preprocessor(pseudo_collate([sample]), False)
+    return data, cropped
 
-    device = next(model.parameters()).device
-    x = torch.from_numpy(np.ascontiguousarray(img)).to(device)
-    x = x.permute(2, 0, 1)[None].float()
-    pre = getattr(model, 'data_preprocessor', None)
-    # mmseg calls the flag channel_conversion, mmpretrain to_rgb; either
-    # way the BGR input is flipped.
-    if any(getattr(pre, flag, False) for flag in
-           ('channel_conversion', '_channel_conversion', 'to_rgb')):
-        x = x.flip(1)
-    if getattr(pre, '_enable_normalize', False):
-        x = (x - pre.mean.view(1, -1, 1, 1)) / pre.std.view(1, -1, 1, 1)
-    return x, torch.from_numpy(sp).long().to(device)[None]
+
+def inference_model(model: nn.Module,
+                    img: Union[str, Path, np.ndarray, Sequence],
+                    channel_order: str = 'bgr'):
+    """Predict one image (or a list) exactly as ``tools/test.py`` does.
+
+    The image goes through the config's test pipeline (annotation loading
+    left out, as in mmseg's ``inference_model``), the model's own data
+    preprocessor and ``test_step``: the result is the data sample the
+    evaluator would see.
+
+    Args:
+        model (nn.Module): from :func:`init_model`, an mmseg segmentor or
+            an mmpretrain classifier.
+        img (str | Path | np.ndarray | Sequence): an image file (read by
+            the pipeline's loader), an array (see :func:`load_image`), or a
+            list of them.
+        channel_order (str): of array images: ``'bgr'`` or ``'rgb'``.
+
+    Returns:
+        ``SegDataSample`` (``pred_sem_seg``, ``seg_logits``) or
+        mmpretrain's ``DataSample`` (``pred_score``, ``pred_label``), or a
+        list of them for a list of images.
+    """
+    from mmengine.dataset import pseudo_collate
+    imgs = list(img) if isinstance(img, (list, tuple)) else [img]
+    data = pseudo_collate(
+        [_run_pipeline(model, im, channel_order)[0] for im in imgs])
+    with torch.no_grad():
+        results = model.test_step(data)
+    return results if isinstance(img, (list, tuple)) else results[0]
 
 
 # ----------------------------------------------------------------------
@@ -261,26 +315,24 @@ def _is_classifier(model: nn.Module) -> bool:
         not hasattr(model, 'decode_head')
 
 
-def _class_scores(model: nn.Module, cls_feat: torch.Tensor) -> np.ndarray:
-    """Scores of the class token through the classifier's neck and head."""
-    feats = (cls_feat, )
-    if getattr(model, 'with_neck', False):
-        feats = model.neck(feats)
-    logits = model.head(feats)
-    from mmpretrain.models.heads import MultiLabelClsHead
-    if isinstance(model.head, MultiLabelClsHead):
-        scores = logits.sigmoid()
-    else:
-        scores = logits.softmax(-1)
-    return scores[0].double().cpu().numpy()
-
-
 def _num_levels(model: nn.Module) -> int:
     """Levels above the units of a hierarchy model or a CAST model."""
     counts = getattr(model, 'num_clusters', None)
     if counts:
         return len(counts)
     return model.backbone.num_stages
+
+
+def _class_scores(model: nn.Module, cls_feat: torch.Tensor,
+                  data_samples: list) -> np.ndarray:
+    """Scores of the class token through the classifier's neck and head,
+    as its ``predict`` computes them (softmax, or sigmoid for multi-label
+    heads)."""
+    feats = (cls_feat, )
+    if getattr(model, 'with_neck', False):
+        feats = model.neck(feats)
+    sample = model.head.predict(feats, data_samples)[0]
+    return sample.pred_score.double().cpu().numpy()
 
 
 def inference_hierarchy(model: nn.Module,
@@ -290,20 +342,26 @@ def inference_hierarchy(model: nn.Module,
                         channel_order: str = 'bgr') -> HierarchyResult:
     """The part-whole hierarchy of one image, in one forward pass.
 
-    The image is resized as the model's test pipeline resizes (its
-    ``Resize``/``ResizeEdge`` steps; crops are skipped so that every pixel
-    gets a label), superpixels are computed with the pipeline's
-    ``Superpixels`` settings (defaults when it has none), the image is
-    normalised with the data preprocessor's mean/std and colour order.
+    The image goes through the model's test pipeline as in
+    :func:`inference_model` (so with the pipeline's resizes and
+    ``Superpixels`` settings, and the model's own data preprocessor), with
+    one difference: crops are left out, so that the hierarchy covers every
+    pixel of the image.
 
     Models: an mmseg segmentor or an mmpretrain classifier whose backbone is
     CAST (its hierarchy: the chained ``argmax`` of every GraphPool's
-    assignment, CAST.md section 4), or a hierarchy model
+    assignment, docs/cast.md, read by
+    :func:`~mmcast.models.segmentors.cast_hierarchy`), or a hierarchy model
     (:class:`~mmcast.models.segmentors.HierarchySegmentor`,
     :class:`~mmcast.models.segmentors.ViTKMeansHierarchy`), whose own
     ``extract_hierarchy`` is used.  Levels are painted through the units
     (superpixels) and brought back to the original resolution by nearest
     sampling, the same sampling for every level, so nesting survives.
+
+    Class scores of a classifier are what :func:`inference_model` and
+    ``tools/test.py`` give: from the same forward pass when the test
+    pipeline has no crop, else from a second pass on the cropped view
+    (``CenterCrop`` of ImageNet pipelines), the one evaluation scores.
 
     Args:
         model (nn.Module): from :func:`init_model`.
@@ -317,7 +375,7 @@ def inference_hierarchy(model: nn.Module,
 
     Returns:
         HierarchyResult: ``levels`` (``L + 1`` maps ``(H, W)``), soft maps,
-        and for classifiers ``scores`` from the same pass.
+        and for classifiers ``scores``.
     """
     from mmcast.models.segmentors import cast_hierarchy
     extract = getattr(model, 'extract_hierarchy', None)
@@ -329,35 +387,41 @@ def inference_hierarchy(model: nn.Module,
                         f'{type(model).__name__} with '
                         f'{type(backbone).__name__}')
     num_clusters = _check_clusters(num_clusters, _num_levels(model))
-    img_bgr = load_image(img, channel_order)
-    H, W = img_bgr.shape[:2]
-    x, sp = prepare_inputs(model, img_bgr)
+    classifier = _is_classifier(model)
 
     training = model.training
     model.eval()
     try:
+        data, cropped = preprocess(model, img, channel_order,
+                                   whole_image=True)
         with torch.no_grad():
             if extract is not None:
-                inputs = torch.cat([x, sp[:, None].to(x.dtype)], dim=1)
-                res = extract(inputs, num_clusters, return_soft)[0]
+                res = extract(data['inputs'], num_clusters, return_soft)[0]
             else:
-                res = cast_hierarchy(backbone, x, sp, num_clusters,
+                res = cast_hierarchy(backbone, data['inputs'], None,
+                                     num_clusters,
                                      return_soft=return_soft)[0]
-            scores = _class_scores(model, res['cls_feat'][None]) \
-                if _is_classifier(model) else None
+            scores = _class_scores(model, res['cls_feat'][None],
+                                   data['data_samples']) \
+                if classifier and not cropped else None
     finally:
         model.train(training)
+    if classifier and cropped:
+        scores = inference_model(model, img, channel_order) \
+            .pred_score.double().cpu().numpy()
 
+    meta = data['data_samples'][0].metainfo
+    H, W = meta['ori_shape'][:2]
+    h, w = meta['img_shape'][:2]  # the image before any padding
     per_unit = [lab.cpu().numpy() for lab in res['unit_levels']]
-    sp_map = res['superpixels'].cpu().numpy()
-    h, w = sp_map.shape
+    sp_map = res['superpixels'][:h, :w].cpu().numpy()
     full = sp_map[_nearest_index(h, H)][:, _nearest_index(w, W)]
     levels = [lab[full].astype(np.int32) for lab in per_unit]
     soft = [s.cpu().numpy().astype(np.float32) for s in res['soft']] \
         if return_soft else None
 
-    meta = getattr(model, 'dataset_meta', None) or {}
-    classes = meta.get('classes')
+    dataset_meta = getattr(model, 'dataset_meta', None) or {}
+    classes = dataset_meta.get('classes')
     return HierarchyResult(
         levels=levels,
         superpixels=sp_map.astype(np.int32),

@@ -7,6 +7,7 @@ import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
+from mmengine import fileio
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -142,6 +143,17 @@ def _has_superpixels(pipeline) -> bool:
     return _contains_type(pipeline, 'Superpixels')
 
 
+def path_exists(path: str, backend_args: dict = None):
+    """Whether a file or folder exists, asked through mmengine's file
+    backends, so that remote storage (``s3://``, petrel...) is checked
+    where the data will be read.  ``None`` when the backend cannot tell
+    (e.g. plain HTTP, or a client library that is not installed)."""
+    try:
+        return fileio.exists(path, backend_args=backend_args)
+    except (NotImplementedError, AttributeError, ImportError):
+        return None
+
+
 def _refuses_missing_superpixels(cfg: Config) -> bool:
     """Whether the model's superpixel policy for images without superpixels
     is ``'error'``: the CAST data preprocessor's when the model has one,
@@ -172,7 +184,8 @@ def check_config(cfg: Config, mode: str = 'train') -> None:
     """Fail early, in one line, on what would otherwise crash deep inside.
 
     * a dataset root or image folder that does not exist (which path, and
-      where the preparation is described);
+      where the preparation is described), checked through mmengine's file
+      backends (local disks and the remote storage they read);
     * a CAST model whose data pipeline lacks the ``Superpixels`` transform
       while its ``missing_superpixels`` policy is ``'error'`` (with the
       default policy the model computes them itself).
@@ -194,7 +207,7 @@ def check_config(cfg: Config, mode: str = 'train') -> None:
         img_dir = prefix.get('img_path', prefix.get('img', '')) \
             if isinstance(prefix, dict) else prefix
         for path in (root, osp.join(root, img_dir) if img_dir else ''):
-            if path and not osp.exists(path):
+            if path and path_exists(path, ds.get('backend_args')) is False:
                 raise FileNotFoundError(
                     f'{name}: dataset folder {path} does not exist; prepare '
                     f"the {ds.get('type', 'dataset')} data there (see "

@@ -20,6 +20,14 @@ class ImageNetSubset(CustomDataset):
     same labels that mmpretrain's ``CustomDataset`` gives a folder holding
     only those classes, so checkpoints trained either way agree.
 
+    The flat validation layout that mmpretrain documents is read too: when
+    none of the listed classes has a folder under ``<split>/`` and
+    ``<data_root>/meta/<split>.txt`` exists (``ILSVRC2012_val_00000001.JPEG
+    65`` per line, ImageNet-1K labels), the images of the listed classes
+    are taken from that list.  The ImageNet-1K label of a wnid is its rank
+    among the sorted wnids, read from ``meta/train.txt`` (the folder of each
+    labelled path) or, without it, from the class folders of ``train/``.
+
     With ``ann_file`` the stock annotation format is read instead (``path
     label`` per line, labels already in the subset's sorted order).
 
@@ -57,6 +65,7 @@ class ImageNetSubset(CustomDataset):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         if not data_prefix:
             data_prefix = split
+        self.split = split
         kwargs.setdefault('extensions', self.IMG_EXTENSIONS)
         super().__init__(
             data_root=data_root,
@@ -67,11 +76,19 @@ class ImageNetSubset(CustomDataset):
 
     def _find_samples(self):
         """``(path relative to the image folder, label)`` of every image in
-        the listed classes' folders."""
+        the listed classes (class folders, or the flat list)."""
         backend = get_file_backend(self.img_prefix, enable_singleton=True)
+        folders = [backend.join_path(self.img_prefix, w)
+                   for w in self.CLASSES]
+        flat_list = self._flat_list(backend)
+        if flat_list and not any(backend.isdir(f) for f in folders):
+            samples = self._flat_samples(backend, flat_list)
+            if not samples:
+                raise RuntimeError(f'{flat_list} lists no image of the '
+                                   'listed classes')
+            return samples
         samples, empty = [], []
-        for label, wnid in enumerate(self.CLASSES):
-            folder = backend.join_path(self.img_prefix, wnid)
+        for label, (wnid, folder) in enumerate(zip(self.CLASSES, folders)):
             if not backend.isdir(folder):
                 raise FileNotFoundError(
                     f'class {wnid} of the subset has no folder {folder}')
@@ -89,4 +106,48 @@ class ImageNetSubset(CustomDataset):
             MMLogger.get_current_instance().warning(
                 f'no image in the folders of {len(empty)} listed classes: '
                 f'{", ".join(empty[:10])}...')
+        return samples
+
+    def _flat_list(self, backend) -> str:
+        """``<data_root>/meta/<split>.txt`` when it exists, else ''."""
+        if not self.split:
+            return ''
+        path = backend.join_path(self.data_root, 'meta', f'{self.split}.txt')
+        return path if backend.isfile(path) else ''
+
+    def _in1k_wnids(self, backend) -> list:
+        """ImageNet-1K's wnids in label order."""
+        train_list = backend.join_path(self.data_root, 'meta', 'train.txt')
+        if backend.isfile(train_list):
+            by_label = {}
+            for line in list_from_file(train_list):
+                if line.strip():
+                    path, label = line.strip().rsplit(' ', 1)
+                    by_label.setdefault(int(label),
+                                        path.replace('\\', '/').split('/')[0])
+            return [by_label[i] for i in sorted(by_label)]
+        train = backend.join_path(self.data_root, 'train')
+        if not backend.isdir(train):
+            raise FileNotFoundError(
+                'reading the flat ImageNet layout needs the ImageNet-1K '
+                f'class order: neither {train_list} nor the class folders '
+                f'of {train} exist')
+        return sorted(backend.list_dir_or_file(train, list_file=False))
+
+    def _flat_samples(self, backend, flat_list: str) -> list:
+        """Images of the listed classes from a flat folder's list, with
+        labels remapped from ImageNet-1K's to the subset's order."""
+        in1k = self._in1k_wnids(backend)
+        ours = {w: i for i, w in enumerate(self.CLASSES)}
+        samples = []
+        for line in list_from_file(flat_list):
+            if not line.strip():
+                continue
+            path, label = line.strip().rsplit(' ', 1)
+            label = int(label)
+            if label >= len(in1k):
+                raise ValueError(f'{flat_list}: label {label} of {path} is '
+                                 f'beyond the {len(in1k)} ImageNet classes')
+            if in1k[label] in ours:
+                samples.append((path, ours[in1k[label]]))
         return samples

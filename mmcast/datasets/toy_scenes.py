@@ -10,13 +10,12 @@ texture and shape, and their boundaries are sharp enough for SEEDS::
     root/annotations/{training,validation}/scene_00000.png   (0 = other,
         1..5 = the classes below; ADE20K's ``reduce_zero_label`` applies)
 """
+import contextlib
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
-from mmengine.utils import ProgressBar
 from mmseg.datasets import BaseSegDataset
 
 from mmcast.registry import register_seg_dataset
@@ -109,7 +108,8 @@ def generate_toy_scenes(root, num_train=300, num_val=50, size=128, seed=0,
     """Write the dataset under ``root`` (ADE20K layout); deterministic.
 
     Args:
-        progress (bool): show a progress bar over the images.
+        progress (bool): show a progress bar over the images (a
+            :class:`~mmcast.engine.PhaseBar` on ``sys.stdout``).
 
     Returns:
         str: ``root``.
@@ -118,25 +118,27 @@ def generate_toy_scenes(root, num_train=300, num_val=50, size=128, seed=0,
     if osp.exists(done) and not overwrite:
         return root
     rng = np.random.default_rng(seed)
-    bar = None
+    total = num_train + num_val
+    bar = contextlib.nullcontext()
     if progress:
-        print(f'generating {num_train + num_val} toy scenes in {root}')
-        bar = ProgressBar(num_train + num_val, file=sys.stdout)
-    for split, count in (('training', num_train), ('validation', num_val)):
-        img_dir = osp.join(root, 'images', split)
-        ann_dir = osp.join(root, 'annotations', split)
-        os.makedirs(img_dir, exist_ok=True)
-        os.makedirs(ann_dir, exist_ok=True)
-        for i in range(count):
-            img, label = render_scene(rng, size)
-            name = f'scene_{i:05d}'
-            cv2.imwrite(osp.join(img_dir, name + '.jpg'), img,
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
-            cv2.imwrite(osp.join(ann_dir, name + '.png'), label)
-            if bar is not None:
-                bar.update()
-    if bar is not None:
-        print()
+        from mmcast.engine import PhaseBar
+        print(f'generating {total} toy scenes in {root}')
+        bar = PhaseBar('data', total, 'images')
+    with bar:
+        for split, count in (('training', num_train), ('validation',
+                                                        num_val)):
+            img_dir = osp.join(root, 'images', split)
+            ann_dir = osp.join(root, 'annotations', split)
+            os.makedirs(img_dir, exist_ok=True)
+            os.makedirs(ann_dir, exist_ok=True)
+            for i in range(count):
+                img, label = render_scene(rng, size)
+                name = f'scene_{i:05d}'
+                cv2.imwrite(osp.join(img_dir, name + '.jpg'), img,
+                            [cv2.IMWRITE_JPEG_QUALITY, 95])
+                cv2.imwrite(osp.join(ann_dir, name + '.png'), label)
+                if progress:
+                    bar.advance()
     with open(done, 'w') as f:
         f.write(f'{num_train} {num_val} {size} {seed}\n')
     return root

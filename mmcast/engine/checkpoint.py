@@ -315,11 +315,15 @@ def state_dict_of(checkpoint: Any, name: str = 'the checkpoint') -> dict:
                        for k, v in state.items())
 
 
-def _model_state(model: nn.Module) -> Dict[str, torch.Tensor]:
+def _unwrap(model: nn.Module) -> nn.Module:
     from mmengine.model import BaseTTAModel, is_model_wrapper
     while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
         model = model.module
-    return model.state_dict()
+    return model
+
+
+def _model_state(model: nn.Module) -> Dict[str, torch.Tensor]:
+    return _unwrap(model).state_dict()
 
 
 def _examples(keys, n=3) -> str:
@@ -333,7 +337,8 @@ def check_state_dict(model: nn.Module, state_dict: dict,
 
     A checkpoint fits when it has every tensor of the model with the
     model's shape (extra tensors are allowed: they are ignored, as
-    mmengine does).
+    mmengine does), except under the prefixes the model lists in an
+    ``optional_state_prefixes`` attribute, which may be missing.
 
     Args:
         model (nn.Module): the model (wrappers and TTA models are
@@ -346,7 +351,12 @@ def check_state_dict(model: nn.Module, state_dict: dict,
             shape, with counts.
     """
     target = _model_state(model)
-    missing = [k for k in target if k not in state_dict]
+    # Parts a model declares optional keep their initialisation when a
+    # checkpoint lacks them (e.g. HierarchySegmentor's coarse_pool on a
+    # pre-training checkpoint).
+    optional = tuple(getattr(_unwrap(model), 'optional_state_prefixes', ()))
+    missing = [k for k in target if k not in state_dict
+               and not (optional and k.startswith(optional))]
     reshaped = [
         f'{k} {tuple(state_dict[k].shape)} vs {tuple(target[k].shape)}'
         for k in target if k in state_dict

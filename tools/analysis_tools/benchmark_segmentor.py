@@ -1,12 +1,12 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-"""CAST-S segmentor against mmseg's ViT-S Segmenter on 512x512 slide
-inference, at equal token count, on this CPU; and the time of the
-superpixel transform per 512x512 image.
+"""CAST-S segmentor against mmseg's ViT-S Segmenter on this CPU: 512x512
+slide inference at equal token count, the time of the superpixel transform
+per 512x512 image, and the peak memory and time of whole-image inference on
+one large image (1024x2048 by default).
 
     .venv/bin/python tools/analysis_tools/benchmark_segmentor.py
-        [--reps 5] [--threads N]
-    .venv/bin/python tools/analysis_tools/benchmark_segmentor.py
-        --train-step [--reps 3] [--rounds 2] [--threads N]
+        [--reps 5] [--threads N] [--parts slide whole train]
+        [--whole-size 1024 2048] [--rounds 2] [--json FILE]
 
 CAST-S: ``configs/cast_s_ade20k.py`` with a linear decoder (1024 SEEDS
 superpixels per 512x512 window); ViT-S: mmseg's
@@ -16,16 +16,28 @@ decoder, 32x32 = 1024 patch tokens).  Both run ``test_step`` (slide mode,
 warm-up; superpixels are computed before timing.  The last line reads
 ``cast_s/vit_s segmentor time ratio: R``.
 
-``--train-step``: one training step (``train_step``: forward, backward,
-SGD with momentum) of each segmentor at 512x512, batch 2, random labels of
-150 classes; each model runs in processes of its own (alternated), so that
-its peak resident memory (``ru_maxrss``) minus the memory held once the
-model and batch are built is its step's own; times are the median step.
+Whole image: each model runs in a fresh process (``test_step``, mode
+``whole``, one image, SEEDS at stride 16: 8192 superpixels against ViT-S's
+8192 patches at 1024x2048), so that the peak resident memory it reports
+(``ru_maxrss``) is that model's alone; the increase over the memory held
+before the first forward pass (weights, input) is reported beside it.  The
+time is the median over ``--whole-reps`` runs after one warm-up run.
+
+Training step (``--parts train``, not run by default): one ``train_step``
+(forward, backward, SGD with momentum) of each segmentor at 512x512, batch
+2, random labels of 150 classes; each model runs in processes of its own,
+``--rounds`` per model, alternated, so that its peak resident memory
+(``ru_maxrss``) minus the memory held once the model and batch are built
+is its step's own; the time is the median of the ``--reps`` steps timed in
+each process after a warm-up step.
 """
 import argparse
+import json
 import os
 import os.path as osp
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -43,22 +55,28 @@ def parse_args():
     parser.add_argument('--reps', type=int, default=5)
     parser.add_argument('--images', type=int, default=2)
     parser.add_argument('--threads', type=int, default=None)
-    parser.add_argument(
-        '--train-step', action='store_true',
-        help='instead: time and peak memory of one training step (forward, '
-        'backward, SGD) at 512x512, batch 2, each model in its own process')
+    parser.add_argument('--parts', nargs='+', default=['slide', 'whole'],
+                        choices=['slide', 'whole', 'train'])
+    parser.add_argument('--whole-size', type=int, nargs=2,
+                        default=(1024, 2048), metavar=('H', 'W'))
+    parser.add_argument('--whole-reps', type=int, default=1)
     parser.add_argument('--rounds', type=int, default=2,
-                        help='--train-step: processes per model, alternated')
-    parser.add_argument('--train-step-child', choices=('cast', 'vit'),
-                        help=argparse.SUPPRESS)
+                        help='train: processes per model, alternated')
+    parser.add_argument('--json', help='also write the figures here')
+    parser.add_argument('--child', choices=['cast', 'vit'],
+                        help=argparse.SUPPRESS)  # one whole-image run
+    parser.add_argument('--train-child', choices=['cast', 'vit'],
+                        help=argparse.SUPPRESS)  # one training-step run
     add_cli_flags(parser)
     return parser.parse_args()
 
 
 def photos(n, size=512):
+    """``n`` BGR photos, ``size`` square or ``(h, w)``."""
     from skimage import data
+    h, w = (size, size) if isinstance(size, int) else size
     srcs = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
-    return [cv2.resize(srcs[i % len(srcs)][..., ::-1], (size, size),
+    return [cv2.resize(srcs[i % len(srcs)][..., ::-1], (w, h),
                        interpolation=cv2.INTER_LINEAR) for i in range(n)]
 
 
@@ -101,38 +119,100 @@ def samples(imgs, with_superpixels):
     return batch, sp_times
 
 
-def vit_config():
+def build_model(name, **overrides):
+    """``'cast'``: CAST-S (``cast_s_ade20k.py``, linear decoder); ``'vit'``:
+    mmseg's ViT-S Segmenter (linear decoder)."""
+    import mmcast  # noqa: F401
     import mmseg
-    return osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs',
-                    'segmenter',
-                    'segmenter_vit-s_fcn_8xb1-160k_ade20k-512x512.py')
-
-
-def rss_kib():
-    """Resident memory of this process now, KiB."""
-    with open('/proc/self/statm') as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf('SC_PAGE_SIZE') // 1024
-
-
-def train_step_child(name, reps):
-    """One model, in this process: ``reps`` timed training steps after a
-    warm-up step; prints a JSON line with the step times and the peak
-    resident memory above what the built model and batch held."""
-    import json
-    import resource
-
-    from mmengine.optim import OptimWrapper
-    from mmengine.structures import PixelData
     torch.manual_seed(0)
     if name == 'cast':
-        model = build(osp.join(ROOT, 'configs', 'cast_s_ade20k.py'),
-                      **{'decode_head.decoder': 'linear'})
-    else:
-        model = build(vit_config(), pretrained=None)
+        return build(osp.join(ROOT, 'configs', 'cast_s_ade20k.py'),
+                     **{'decode_head.decoder': 'linear'}, **overrides)
+    vit_cfg = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs',
+                       'segmenter',
+                       'segmenter_vit-s_fcn_8xb1-160k_ade20k-512x512.py')
+    return build(vit_cfg, pretrained=None, **overrides)
+
+
+def peak_mb():
+    """Peak resident memory of this process so far, in MB (Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def whole_image_child(args):
+    """One model, one large image, whole-image test_step: peak memory and
+    time (run in a fresh process by :func:`whole_image`)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    H, W = args.whole_size
+    img = photos(1, (H, W))
+    data, _ = samples(img, args.child == 'cast')
+    model = build_model(args.child, test_cfg=dict(mode='whole'))
+    before = peak_mb()
+    times = []
+    with torch.no_grad():
+        for _ in range(1 + args.whole_reps):
+            t = time.perf_counter()
+            out = model.test_step(data[0])
+            times.append(time.perf_counter() - t)
+    assert out[0].seg_logits.data.shape[-2:] == (H, W)
+    tokens = int(data[0]['inputs'][0][3].max()) + 1 \
+        if args.child == 'cast' else (H // 16) * (W // 16)
+    print(json.dumps(dict(
+        model=args.child, size=[H, W], tokens=tokens,
+        peak_mb=peak_mb(), before_mb=before,
+        time_s=statistics.median(times[1:]), first_s=times[0])))
+
+
+def whole_image(args):
+    """Whole-image inference of both models, each in its own process."""
+    results = {}
+    for child in ('cast', 'vit'):
+        cmd = [sys.executable, osp.abspath(__file__), '--child', child,
+               '--whole-size', *map(str, args.whole_size),
+               '--whole-reps', str(args.whole_reps)]
+        if args.threads:
+            cmd += ['--threads', str(args.threads)]
+        res = subprocess.run(cmd, capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=ROOT))
+        if res.returncode:
+            sys.exit(f'whole-image run of {child} failed:\n'
+                     f'{res.stderr[-3000:]}')
+        results[child] = json.loads(res.stdout.strip().splitlines()[-1])
+    H, W = args.whole_size
+    print(f'whole-image inference, one {H}x{W} image, '
+          f'{torch.get_num_threads() if not args.threads else args.threads}'
+          ' threads (each model in its own process):')
+    for name, label in (('cast', 'CAST-S segmentor'),
+                        ('vit', 'ViT-S Segmenter ')):
+        r = results[name]
+        print(f'{label}: {r["tokens"]} tokens, peak RSS {r["peak_mb"]:.0f} '
+              f'MB ({r["peak_mb"] - r["before_mb"]:+.0f} MB over the model '
+              f'and input), {r["time_s"]:.1f} s per image')
+    print('cast_s/vit_s whole-image peak memory ratio: '
+          f'{results["cast"]["peak_mb"] / results["vit"]["peak_mb"]:.3f}')
+    return results
+
+
+def rss_mb():
+    """Resident memory of this process now, in MB (Linux)."""
+    with open('/proc/self/statm') as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def train_step_child(args):
+    """One model in this process: a warm-up training step, then ``--reps``
+    timed ones; prints a JSON line with the step times and the peak
+    resident memory above what the built model and batch held (run in a
+    fresh process by :func:`train_step`)."""
+    from mmengine.optim import OptimWrapper
+    from mmengine.structures import PixelData
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = build_model(args.train_child)
     model.train()
-    imgs = photos(2)
-    batch, _ = samples(imgs, name == 'cast')
+    batch, _ = samples(photos(2), args.train_child == 'cast')
     gen = torch.Generator().manual_seed(0)
     data = dict(inputs=[b['inputs'][0] for b in batch], data_samples=[])
     for b in batch:
@@ -142,73 +222,61 @@ def train_step_child(name, reps):
         data['data_samples'].append(sample)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3,
                                          momentum=0.9))
-    base = rss_kib()
+    before = rss_mb()
     times = []
-    for i in range(reps + 1):
-        start = time.perf_counter()
+    for _ in range(1 + args.reps):
+        t = time.perf_counter()
         model.train_step(data, optim)
-        if i:
-            times.append(time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps(dict(model=name, times=times,
-                          peak_delta_mib=(peak - base) / 1024,
-                          threads=torch.get_num_threads())))
+        times.append(time.perf_counter() - t)
+    print(json.dumps(dict(model=args.train_child, times=times[1:],
+                          peak_mb=peak_mb(), before_mb=before)))
 
 
-def train_step_cost(args):
-    """Training-step time and peak memory of both segmentors, each in its
-    own processes (``--rounds`` per model, alternated)."""
-    import json
-    import subprocess
-    results = {'cast': [], 'vit': []}
-    cmd = [sys.executable, osp.abspath(__file__), '--reps', str(args.reps)]
-    if args.threads:
-        cmd += ['--threads', str(args.threads)]
-    for _ in range(args.rounds):
-        for name in results:
-            out = subprocess.run(cmd + ['--train-step-child', name],
-                                 check=True, capture_output=True, text=True)
-            results[name].append(json.loads(out.stdout.strip().splitlines()
-                                            [-1]))
+def train_step(args):
+    """Training-step time and peak memory of both segmentors, each in
+    processes of its own (``--rounds`` per model, alternated)."""
     from mmcast.utils.timing import conditions
-    print(conditions(batch=2, size='512x512',
-                     mode='train_step: forward, backward, SGD',
-                     tokens='CAST-S 1024 superpixels, ViT-S 1024 patches',
-                     reps=f'{args.reps} steps after a warm-up, '
-                     f'{args.rounds} processes per model, alternated'))
-    med, mem = {}, {}
-    for name, label in (('cast', 'CAST-S segmentor'),
-                        ('vit', 'ViT-S Segmenter ')):
-        med[name] = statistics.median(t for r in results[name]
-                                      for t in r['times'])
-        mem[name] = max(r['peak_delta_mib'] for r in results[name])
-        print(f'{label} train step: median {med[name]:.2f} s, peak RSS '
-              f'above the built model and batch {mem[name]:.0f} MiB')
-    print(f'cast_s/vit_s train step time ratio: '
-          f'{med["cast"] / med["vit"]:.3f}')
-    print(f'cast_s/vit_s train step peak memory ratio: '
-          f'{mem["cast"] / mem["vit"]:.3f}')
-
-
-def main():
-    args = parse_args()
-    quiet_logs(args.verbose)
+    results = {'cast': [], 'vit': []}
+    for _ in range(args.rounds):
+        for child in results:
+            cmd = [sys.executable, osp.abspath(__file__), '--train-child',
+                   child, '--reps', str(args.reps)]
+            if args.threads:
+                cmd += ['--threads', str(args.threads)]
+            res = subprocess.run(cmd, capture_output=True, text=True,
+                                 env=dict(os.environ, PYTHONPATH=ROOT))
+            if res.returncode:
+                sys.exit(f'training-step run of {child} failed:\n'
+                         f'{res.stderr[-3000:]}')
+            results[child].append(
+                json.loads(res.stdout.strip().splitlines()[-1]))
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.train_step_child:
-        import mmcast  # noqa: F401
-        return train_step_child(args.train_step_child, args.reps)
-    if args.train_step:
-        return train_step_cost(args)
-    import mmcast  # noqa: F401
-    torch.manual_seed(0)
-    cast = build(osp.join(ROOT, 'configs', 'cast_s_ade20k.py'),
-                 **{'decode_head.decoder': 'linear'})
-    import mmseg
-    vit_cfg = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs',
-                       'segmenter',
-                       'segmenter_vit-s_fcn_8xb1-160k_ade20k-512x512.py')
-    vit = build(vit_cfg, pretrained=None)
+    print(conditions(batch=2, size='512x512',
+                     mode='train_step (forward, backward, SGD)',
+                     tokens='CAST-S 1024 superpixels, ViT-S 1024 patches',
+                     reps=f'{args.reps} steps after a warm-up in each of '
+                     f'{args.rounds} processes per model, alternated'))
+    figures = {}
+    for name, label in (('cast', 'CAST-S segmentor'),
+                        ('vit', 'ViT-S Segmenter ')):
+        runs = results[name]
+        figures[name] = dict(
+            step_s=statistics.median(t for r in runs for t in r['times']),
+            step_peak_mb=max(r['peak_mb'] - r['before_mb'] for r in runs))
+        print(f'{label} train step: median {figures[name]["step_s"]:.2f} s, '
+              f'peak RSS above the built model and batch '
+              f'{figures[name]["step_peak_mb"]:.0f} MB')
+    for key, what in (('step_s', 'time'), ('step_peak_mb', 'peak memory')):
+        figures[f'{key}_ratio'] = figures['cast'][key] / figures['vit'][key]
+        print(f'cast_s/vit_s train step {what} ratio: '
+              f'{figures[f"{key}_ratio"]:.3f}')
+    return figures
+
+
+def slide(args):
+    """512x512 slide inference of both models, interleaved."""
+    cast, vit = build_model('cast'), build_model('vit')
     imgs = photos(args.images)
     cast_data, sp_times = samples(imgs, True)
     vit_data, _ = samples(imgs, False)
@@ -240,6 +308,31 @@ def main():
           f'({len(sp_times)} images)')
     print(f'cast_s/vit_s segmentor time ratio: '
           f'{med["cast"] / med["vit"]:.3f}')
+    return dict(tokens=float(tokens), cast_ms=med['cast'] * 1e3,
+                vit_ms=med['vit'] * 1e3,
+                seeds_ms=statistics.median(sp_times) * 1e3,
+                ratio=med['cast'] / med['vit'])
+
+
+def main():
+    args = parse_args()
+    quiet_logs(args.verbose)
+    if args.child:
+        return whole_image_child(args)
+    if args.train_child:
+        return train_step_child(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    figures = {}
+    if 'slide' in args.parts:
+        figures['slide'] = slide(args)
+    if 'whole' in args.parts:
+        figures['whole'] = whole_image(args)
+    if 'train' in args.parts:
+        figures['train'] = train_step(args)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(figures, f, indent=2)
 
 
 if __name__ == '__main__':

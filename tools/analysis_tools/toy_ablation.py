@@ -273,7 +273,8 @@ def pretrain(row, pairs, args, log):
         idx = rng.choice(len(pairs), args.batch_size, replace=False)
         batch = default_collate([pairs[i] for i in idx])
         losses = model.train_step(batch, optim)
-        sched.step()
+        if step + 1 < args.steps:  # no learning rate after the last step
+            sched.step()
         if (step + 1) % max(1, args.steps // 5) == 0:
             log(f'  MoCo step {step + 1}/{args.steps}: loss '
                 f'{float(losses["loss"]):.3f}')

@@ -20,8 +20,10 @@ model = dict(
         token_pooling='full',
         with_fusion=True,
         drop_path_rate=0.1,
-        out_type='raw',
-        init_cfg=None),
+        # No init_cfg: CAST's own initialisation; start from released
+        # weights with --cfg-options model.backbone.init_cfg.type=Pretrained
+        # model.backbone.init_cfg.checkpoint=... (docs/segmentation.md).
+        out_type='raw'),
     decode_head=dict(
         type='HypercolumnUnpoolHead',
         in_channels=384,

@@ -13,7 +13,7 @@ model = dict(
     backbone=dict(
         pos_embed='sincos',
         drop_path_rate=0.,  # not stated for VOC; none, as for the ViTs
-        init_cfg=dict(_delete_=True, type='Pretrained', checkpoint='',
+        init_cfg=dict(type='Pretrained', checkpoint='',
                       prefix='backbone.')),
     decode_head=dict(
         _delete_=True,

@@ -14,7 +14,7 @@ CONTRIB_MISSING = (
     'uninstall -y opencv-python opencv-python-headless && pip install '
     'opencv-contrib-python-headless" (bash tools/setup_env.sh does this)')
 
-#: SEEDS settings of the release (CAST.md, section 1).
+#: SEEDS settings of the release (docs/cast.md, "Superpixels").
 SEEDS_PRESETS = dict(
     segmentation=dict(num_levels=1, prior=2, histogram_bins=5,
                       double_step=False, num_iterations=15),

@@ -1,5 +1,5 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-from .progress_bar_hook import ProgressBarHook
+from .progress_bar_hook import PhaseBar, ProgressBarHook
 from .rng_state_hook import RNGStateHook
 
-__all__ = ['ProgressBarHook', 'RNGStateHook']
+__all__ = ['PhaseBar', 'ProgressBarHook', 'RNGStateHook']

@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import trunc_normal_
+from mmengine.model.weight_init import initialize, trunc_normal_
 from torch import Tensor
 
 from mmcast.models.utils.attention import TransformerBlock
@@ -267,11 +267,30 @@ class CAST(BaseModule):
     # ------------------------------------------------------------------
     # Initialisation and freezing
     def init_weights(self):
-        super().init_weights()
-        if self.init_cfg is not None and \
-                self.init_cfg.get('type') == 'Pretrained':
-            return
-        # The release's initialisation (MoCo v3 ViT).
+        """CAST's own initialisation, then a ``Pretrained`` checkpoint.
+
+        Every weight first gets the release's initialisation (MoCo v3 ViT:
+        Xavier-uniform linear layers, zero biases, tiny class token), then
+        a ``Pretrained`` ``init_cfg`` loads its checkpoint over it, so the
+        weights a checkpoint lacks (e.g. the fusion layers when starting
+        a segmentor from a classification checkpoint) keep CAST's
+        initialisation, not PyTorch's defaults.
+        """
+        original = self.init_cfg
+        cfgs = original if isinstance(original, list) else \
+            [original] if original else []
+        pretrained = [c for c in cfgs if c.get('type') == 'Pretrained']
+        self.init_cfg = [c for c in cfgs if c not in pretrained] or None
+        try:
+            super().init_weights()  # children's and non-Pretrained inits
+        finally:
+            self.init_cfg = original
+        self._init_release()
+        if pretrained:
+            initialize(self, pretrained)
+
+    def _init_release(self):
+        """The release's initialisation (MoCo v3 ViT)."""
         for name, m in self.named_modules():
             if isinstance(m, nn.Linear):
                 if name.endswith('qkv'):

@@ -3,6 +3,7 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.decode_heads.segmenter_mask_head import \
@@ -37,12 +38,19 @@ class HypercolumnUnpoolHead(BaseDecodeHead):
             head's ``norm_cfg`` + ReLU to ``channels``, then the classifier;
             the paper's VOC transfer head, Table 3a; the norm's statistics
             skip padded superpixels) or ``'mask_transformer'`` (Segmenter's
-            decoder over the superpixel tokens: mmseg's
-            ``SegmenterMaskTransformerHead`` applied to the ``(B, C, N, 1)``
-            token "map").
+            decoder over the superpixel tokens, the release's
+            ``SuperpixMaskTransformer``; the layers are mmseg's
+            ``SegmenterMaskTransformerHead``'s, run with the padded tokens
+            masked out of attention).
         num_layers (int): mask-transformer layers. Defaults to 2.
-        num_heads (int, optional): its heads; ``C // 64`` by default.
-        drop_rate (float): its dropout. Defaults to 0.1 (Segmenter).
+        num_heads (int, optional): its heads; ``embed_dims // 64`` by
+            default (the release's rule).
+        embed_dims (int, optional): its width (the release's ``d_model``);
+            ``in_channels`` by default.
+        mlp_ratio (int): its MLP width over ``embed_dims``. Defaults to 4.
+        drop_rate (float): its dropout, on attention weights, after the
+            attention and in the MLP, as in Segmenter's blocks. Defaults to
+            0.1.
         drop_path_rate (float): its stochastic depth. Defaults to 0.
         fusion (dict, optional): build a :class:`HypercolumnFusion` here,
             e.g. ``dict(num_levels=4, dropout=0.2)``, for backbones built
@@ -57,6 +65,8 @@ class HypercolumnUnpoolHead(BaseDecodeHead):
                  decoder: str = 'linear',
                  num_layers: int = 2,
                  num_heads: Optional[int] = None,
+                 embed_dims: Optional[int] = None,
+                 mlp_ratio: int = 4,
                  drop_rate: float = 0.1,
                  drop_path_rate: float = 0.,
                  fusion: Optional[dict] = None,
@@ -75,14 +85,17 @@ class HypercolumnUnpoolHead(BaseDecodeHead):
         self.fusion = HypercolumnFusion(in_channels, **fusion) \
             if fusion is not None else None
         if decoder == 'mask_transformer':
+            embed_dims = embed_dims or in_channels
             self.mask_decoder = SegmenterMaskTransformerHead(
                 in_channels=in_channels,
-                channels=in_channels,
+                channels=embed_dims,
                 num_classes=num_classes,
                 num_layers=num_layers,
-                num_heads=num_heads or max(1, in_channels // 64),
-                embed_dims=in_channels,
+                num_heads=num_heads or max(1, embed_dims // 64),
+                embed_dims=embed_dims,
+                mlp_ratio=mlp_ratio,
                 drop_rate=drop_rate,
+                attn_drop_rate=drop_rate,
                 drop_path_rate=drop_path_rate,
                 dropout_ratio=0.)
             # Only its transformer is used: no unused parameters for DDP
@@ -143,10 +156,42 @@ class HypercolumnUnpoolHead(BaseDecodeHead):
             logits = rows.new_zeros(*tokens.shape[:2], rows.shape[1])
             logits[keep] = rows[0, :, :, 0].t()
             return scatter_to_pixels(logits, out['superpixels'])
-        x = tokens.transpose(1, 2)[..., None]  # (B, C, N, 1)
         if self.decoder == 'linear':
-            logits = self.cls_seg(x)
+            x = tokens.transpose(1, 2)[..., None]  # (B, C, N, 1)
+            logits = self.cls_seg(x)[..., 0].transpose(1, 2)  # (B, N, K)
         else:
-            logits = self.mask_decoder([x])
-        logits = logits[..., 0].transpose(1, 2)  # (B, N, K)
+            logits = self.mask_transformer(tokens, out['stages'][0]['mask'])
         return scatter_to_pixels(logits, out['superpixels'])
+
+    def mask_transformer(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Segmenter's mask transformer on the superpixel tokens.
+
+        What the release's ``SuperpixMaskTransformer`` computes: project
+        the tokens, append one learned embedding per class, run the
+        layers, LayerNorm, project tokens and class embeddings, take their
+        cosine similarities and LayerNorm them over the classes.  Padded
+        tokens (a batch-mate has more superpixels) are keys no token
+        attends to, so every image gets its result alone.
+
+        Args:
+            tokens (Tensor): ``(B, N, C)`` superpixel features.
+            mask (Tensor): ``(B, N)`` bool, True at padded tokens.
+
+        Returns:
+            Tensor: ``(B, N, num_classes)`` scores.
+        """
+        dec = self.mask_decoder
+        B, K = tokens.shape[0], self.num_classes
+        x = dec.dec_proj(tokens)
+        x = torch.cat([x, dec.cls_emb.expand(B, -1, -1)], dim=1)
+        key_mask = None
+        if bool(mask.any()):
+            key_mask = torch.cat([mask, mask.new_zeros(B, K)], dim=1)
+        for layer in dec.layers:
+            x = layer.attn(layer.ln1(x), identity=x,
+                           key_padding_mask=key_mask)
+            x = layer.ffn(layer.ln2(x), identity=x)
+        x = dec.decoder_norm(x)
+        patches = F.normalize(dec.patch_proj(x[:, :-K]), dim=-1)
+        classes = F.normalize(dec.classes_proj(x[:, -K:]), dim=-1)
+        return dec.mask_norm(patches @ classes.transpose(1, 2))

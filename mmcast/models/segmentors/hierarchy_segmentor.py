@@ -321,6 +321,8 @@ class HierarchySegmentor(BaseSegmentor):
             self.coarse_pool = build_token_pool(
                 cfg, cfg.pop('embed_dims', self.backbone.embed_dims),
                 cfg.pop('num_clusters'))
+            # checked loading (mmcast.engine) lets a checkpoint lack it
+            self.optional_state_prefixes = ('coarse_pool.', )
 
     # ------------------------------------------------------------------
     def extract_hierarchy(self,

@@ -188,3 +188,153 @@ def release_backbone_cfg(meta: dict, num_heads: int,
         with_fusion=meta['with_fusion'],
         final_norm=meta['final_norm'],
         freeze_last_pool=not meta['with_fusion'])
+
+
+# Release decoder name (after ``decoder.``) -> name in mmseg's
+# ``SegmenterMaskTransformerHead`` (``decode_head.mask_decoder.``).
+_DECODER_RULES = [
+    (r'^proj_dec\.', 'dec_proj.'),
+    (r'^cls_emb$', 'cls_emb'),
+    (r'^decoder_norm\.', 'decoder_norm.'),
+    (r'^mask_norm\.', 'mask_norm.'),
+    (r'^blocks\.(\d+)\.norm1\.', r'layers.\1.ln1.'),
+    (r'^blocks\.(\d+)\.norm2\.', r'layers.\1.ln2.'),
+    (r'^blocks\.(\d+)\.attn\.qkv\.weight$', r'layers.\1.attn.attn.in_proj_weight'),
+    (r'^blocks\.(\d+)\.attn\.qkv\.bias$', r'layers.\1.attn.attn.in_proj_bias'),
+    (r'^blocks\.(\d+)\.attn\.proj\.', r'layers.\1.attn.attn.out_proj.'),
+    (r'^blocks\.(\d+)\.mlp\.fc1\.', r'layers.\1.ffn.layers.0.0.'),
+    (r'^blocks\.(\d+)\.mlp\.fc2\.', r'layers.\1.ffn.layers.1.'),
+]
+# Matrices the release multiplies from the right (``x @ P``); mmseg's
+# bias-free linear layers compute ``x @ W.T``.
+_DECODER_TRANSPOSED = {'proj_patch': 'patch_proj.weight',
+                       'proj_classes': 'classes_proj.weight'}
+
+#: ImageNet statistics: the release's ``deit`` normalisation.
+IMAGENET_MEAN = [123.675, 116.28, 103.53]
+IMAGENET_STD = [58.395, 57.12, 57.375]
+
+
+def convert_release_decoder(ckpt: dict) -> Tuple[OrderedDict, dict]:
+    """Map the mask-transformer decoder of a release Segmenter file.
+
+    The release's ``SuperpixMaskTransformer`` computes what mmseg's
+    ``SegmenterMaskTransformerHead`` computes (pre-norm blocks with
+    LayerNorm eps 1e-5, GELU MLP, cosine scores of the superpixel tokens
+    against the class embeddings, LayerNorm over the classes), so its
+    weights map one to one; its two projection matrices are transposed.
+
+    Args:
+        ckpt (dict): the loaded Segmenter file (``{'model': {'encoder.*',
+            'decoder.*'}}``).
+
+    Returns:
+        tuple[OrderedDict, dict]: the state dict of the decoder under
+        mmseg's names (no prefix) and its settings read from the weights:
+        ``num_classes``, ``num_layers``, ``embed_dims`` (d_model),
+        ``in_channels`` (d_encoder), ``mlp_ratio``.
+
+    Raises:
+        KeyError: the file holds no decoder, or one that is not the mask
+            transformer.
+    """
+    model = ckpt.get('model', {}) if isinstance(ckpt, dict) else {}
+    dec = OrderedDict((k[len('decoder.'):], v) for k, v in model.items()
+                      if k.startswith('decoder.'))
+    if not dec:
+        raise KeyError('no decoder.* weights: not a release Segmenter '
+                       "file ({'model': {'encoder.*', 'decoder.*'}})")
+    if 'cls_emb' not in dec:
+        raise KeyError('the release decoder is not the mask transformer '
+                       '(no decoder.cls_emb); only that decoder classifies '
+                       f'superpixels. Keys: {sorted(dec)[:6]}')
+    out = OrderedDict()
+    for key, value in dec.items():
+        if key in _DECODER_TRANSPOSED:
+            out[_DECODER_TRANSPOSED[key]] = value.t().contiguous()
+            continue
+        for pattern, repl in _DECODER_RULES:
+            if re.match(pattern, key):
+                out[re.sub(pattern, repl, key)] = value
+                break
+        else:
+            raise KeyError(f'unexpected key in the release decoder: '
+                           f'decoder.{key}')
+    d_model, d_encoder = dec['proj_dec.weight'].shape
+    d_ff = dec['blocks.0.mlp.fc1.weight'].shape[0]
+    if d_ff % d_model:
+        raise ValueError(f'decoder MLP width {d_ff} is not a multiple of '
+                         f'its width {d_model}')
+    layers = {int(k.split('.')[1]) for k in dec if k.startswith('blocks.')}
+    settings = dict(
+        num_classes=int(dec['cls_emb'].shape[1]),
+        num_layers=max(layers) + 1,
+        embed_dims=int(d_model),
+        in_channels=int(d_encoder),
+        mlp_ratio=d_ff // d_model)
+    return out, settings
+
+
+def convert_release_segmentor(ckpt: dict, num_heads: int,
+                              num_clusters) -> Tuple[OrderedDict, dict]:
+    """A released CAST Segmenter as an mmseg segmentor.
+
+    Encoder (``encoder.*``, ``cast_seg_deit.py``) and decoder
+    (``decoder.*``, ``SuperpixMaskTransformer``) become the CAST backbone
+    with fusion and a :class:`HypercolumnUnpoolHead` with the mask
+    transformer, in a stock ``EncoderDecoder``:
+    ``MODELS.build(model_cfg).load_state_dict(state_dict, strict=True)``
+    is the release's model.
+
+    Args:
+        ckpt (dict): the loaded Segmenter file.
+        num_heads (int): the encoder's attention heads (not stored in the
+            weights; 12 for every released CAST).
+        num_clusters (Sequence[int]): the encoder's clusters per stage
+            (320, 160, 80, 40 for the released segmentors).
+
+    Returns:
+        tuple[OrderedDict, dict]: the whole-model state dict
+        (``backbone.*``, ``decode_head.*``) and the model config.  The
+        decoder's heads follow the release (``d_model // 64``); its width,
+        depth, MLP ratio and class count are read from the weights.
+    """
+    backbone_sd, meta = convert_release_state_dict(ckpt)
+    if meta['format'] != 'segmenter':
+        raise ValueError(f"a release Segmenter file is needed ({{'model': "
+                         f"{{'encoder.*', 'decoder.*'}}}}), got the "
+                         f"{meta['format']} format")
+    decoder_sd, dec = convert_release_decoder(ckpt)
+    if dec['in_channels'] != meta['embed_dims']:
+        raise ValueError(f"decoder input width {dec['in_channels']} differs "
+                         f"from the encoder's {meta['embed_dims']}")
+    state_dict = OrderedDict(
+        [('backbone.' + k, v) for k, v in backbone_sd.items()] +
+        [('decode_head.mask_decoder.' + k, v)
+         for k, v in decoder_sd.items()])
+    backbone = release_backbone_cfg(meta, num_heads, num_clusters)
+    backbone['out_type'] = 'raw'
+    model_cfg = dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(
+            type='CASTSegDataPreProcessor',
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            bgr_to_rgb=True,
+            pad_val=0,
+            seg_pad_val=255),
+        backbone=backbone,
+        decode_head=dict(
+            type='HypercolumnUnpoolHead',
+            in_channels=dec['in_channels'],
+            num_classes=dec['num_classes'],
+            decoder='mask_transformer',
+            num_layers=dec['num_layers'],
+            num_heads=max(1, dec['embed_dims'] // 64),
+            embed_dims=dec['embed_dims'],
+            mlp_ratio=dec['mlp_ratio'],
+            drop_rate=0.1,
+            loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+        train_cfg=dict(),
+        test_cfg=dict(mode='whole'))
+    return state_dict, model_cfg

@@ -120,11 +120,14 @@ def segment_mean(feats: Tensor, labels: Tensor,
     return means, counts
 
 
-def _interp_taps(in_size: int, out_size: int, mode: str, device):
+@functools.lru_cache(maxsize=32)
+def _interp_taps(in_size: int, out_size: int, mode: str,
+                 device: str) -> Tuple[Tensor, Tensor]:
     """1-D interpolation taps exactly as ``F.interpolate`` applies them.
 
     Read off by interpolating an identity matrix (align_corners=False), so
-    border clamping and the cubic kernel are PyTorch's own.
+    border clamping and the cubic kernel are PyTorch's own.  Cached: they
+    depend on the sizes only (``in_size * out_size`` values to build).
 
     Returns:
         tuple[Tensor, Tensor]: ``(out_size, T)`` input indices and their
@@ -139,32 +142,97 @@ def _interp_taps(in_size: int, out_size: int, mode: str, device):
     return index, torch.gather(weights, 1, index)
 
 
-@functools.lru_cache(maxsize=16)
-def _pixel_taps(src: Tuple[int, int], dst: Tuple[int, int], mode: str,
-                device: str) -> Tuple[Tensor, Tensor]:
-    """Every output pixel's source cells and weights, ``(H*W, Ty*Tx)``
-    each (cached: they depend on the sizes only)."""
-    (h, w), (H, W) = src, dst
-    iy, wy = _interp_taps(h, H, mode, device)  # (H, Ty)
-    ix, wx = _interp_taps(w, W, mode, device)  # (W, Tx)
-    cells = (iy[:, None, :, None] * w + ix[None, :, None, :]).reshape(
-        H * W, -1)
-    weights = (wy[:, None, :, None] * wx[None, :, None, :]).reshape(
-        H * W, -1)
-    return cells, weights
+def _sum_duplicates(keys: Tensor, values: Tensor) -> Tuple[Tensor, Tensor]:
+    """Unique ``keys`` (sorted) and the sum of the ``values`` of each."""
+    keys, inverse = torch.unique(keys, return_inverse=True)
+    return keys, values.new_zeros(keys.numel()).index_add_(0, inverse, values)
+
+
+@functools.lru_cache(maxsize=32)
+def _column_sums(in_size: int, out_size: int, mode: str, device: str):
+    """What a run of pixels ``[x0, x1)`` of one row takes from each grid
+    column: ``cum[x1] - cum[x0]`` with ``cum`` the running sum of the
+    ``(out_size, in_size)`` interpolation matrix (float64); and bounds of
+    the grid columns with a non-zero weight: every pixel from ``x`` on reads
+    no column left of ``first[x]``, every pixel up to ``x`` none right of
+    ``last[x]`` (running extrema: a cubic weight is exactly zero where a
+    pixel falls on a grid point, so the non-zero columns alone do not move
+    monotonically with the pixel)."""
+    index, weights = _interp_taps(in_size, out_size, mode, device)
+    dense = torch.zeros(out_size, in_size, dtype=torch.float64,
+                        device=device).scatter_add_(1, index, weights)
+    cum = torch.cat([dense.new_zeros(1, in_size), dense.cumsum(0)])
+    cols = torch.arange(in_size, device=device)
+    nonzero = dense != 0
+    first = torch.where(nonzero, cols, in_size).min(1).values
+    last = torch.where(nonzero, cols, -1).max(1).values
+    return (cum, first.flip(0).cummin(0).values.flip(0),
+            last.cummax(0).values)
+
+
+def _pooling_rows(labels: Tensor, grid_size: Tuple[int, int], taps_y,
+                  columns, row_start: int) -> Tuple[Tensor, Tensor]:
+    """Non-zero entries of the pooling matrix for a band of pixel rows.
+
+    Entry ``(s, cell)`` sums the interpolation weight that grid ``cell``
+    gives to the pixels of segment ``s`` in the band.  Interpolation is
+    separable: along x, each run of one label in a row (a few per row, not
+    one per pixel) takes its weights from the running sums of
+    :func:`_column_sums`; along y, every such entry spreads over the taps
+    of its row.  Equal entries are then summed.
+
+    Args:
+        labels (Tensor): ``(r, W)`` labels of the band, negative = none.
+        grid_size (tuple[int, int]): the grid ``(h, w)``.
+        taps_y (tuple[Tensor, Tensor]): from :func:`_interp_taps` for the
+            full height.
+        columns (tuple): from :func:`_column_sums` for the width.
+        row_start (int): index of the band's first row.
+
+    Returns:
+        tuple[Tensor, Tensor]: keys ``s * h * w + cell`` (sorted, unique)
+        and their float64 weights.
+    """
+    (iy, wy), (cum, first_col, last_col) = taps_y, columns
+    h, w = grid_size
+    W = labels.shape[1]
+    # Runs: maximal stretches of one label within a row.
+    starts = torch.ones_like(labels, dtype=torch.bool)
+    starts[:, 1:] = labels[:, 1:] != labels[:, :-1]
+    row, x0 = starts.nonzero(as_tuple=True)
+    x1 = torch.full_like(x0, W)
+    x1[:-1] = torch.where(row[1:] == row[:-1], x0[1:], W)
+    seg = labels[row, x0]
+    keep = seg >= 0
+    row, x0, x1, seg = row[keep] + row_start, x0[keep], x1[keep], seg[keep]
+    # Along x: one entry per run and grid column it reads.
+    lo, span = first_col[x0], last_col[x1 - 1] - first_col[x0] + 1
+    run = torch.repeat_interleave(
+        torch.arange(seg.numel(), device=labels.device), span)
+    col = lo[run] + torch.arange(run.numel(), device=labels.device) - \
+        (torch.cumsum(span, 0) - span)[run]
+    weight = cum[x1[run], col] - cum[x0[run], col]
+    # Along y: each entry spreads over the taps of its row.
+    row = row[run]
+    key = seg[run, None] * (h * w) + iy[row] * w + col[:, None]
+    return _sum_duplicates(key.view(-1), (weight[:, None] * wy[row]).view(-1))
 
 
 def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
-                           mode: str = 'bilinear') -> Tensor:
+                           mode: str = 'bilinear',
+                           max_entries: int = 1 << 20) -> Tensor:
     """Segment mean of features upsampled to the label map's resolution.
 
     Equal to ``segment_mean(F.interpolate(feats, labels.shape[-2:], mode),
-    labels)`` but never materialises the ``(B, C, H, W)`` upsampled tensor.
-    Interpolation is linear and separable: every pixel is a weighted sum of
-    ``T`` grid cells (4 bilinear, 16 bicubic), so the mean over a segment is
-    ``A @ feats`` with ``A[s, cell]`` the summed weights of the segment's
-    pixels over their pixel count, an ``(N, h*w)`` matrix built with one
-    ``index_add`` per image.
+    labels)`` but never materialises the ``(B, C, H, W)`` upsampled tensor,
+    and its memory grows linearly with the image.  Interpolation is linear:
+    every pixel is a weighted sum of ``T`` grid cells (4 bilinear, 16
+    bicubic), so the mean over a segment is ``A @ feats`` with ``A[s,
+    cell]`` the summed weights of the segment's pixels over their pixel
+    count.  ``A`` is sparse (a segment touches the few cells around it) and
+    is built band of rows by band of rows (:func:`_pooling_rows`), so
+    memory stays ``O(max_entries + nnz(A) + N * C)``, ``nnz(A) <= H * W *
+    T``.
 
     Args:
         feats (Tensor): ``(B, C, h, w)``, or ``(1, C, h, w)`` shared by the
@@ -173,6 +241,8 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
             negative for none.
         num_segments (int): N.
         mode (str): ``'bilinear'`` or ``'bicubic'``.
+        max_entries (int): bounds the entries handled at once (the working
+            memory); the result does not depend on it.
 
     Returns:
         Tensor: ``(B, N, C)`` means (zero for empty segments).
@@ -182,23 +252,40 @@ def upsampled_segment_mean(feats: Tensor, labels: Tensor, num_segments: int,
     if (h, w) == (H, W):
         return segment_mean(feats.expand(B, -1, -1, -1), labels,
                             num_segments)[0]
-    device = feats.device
-    cells, weights = _pixel_taps((h, w), (H, W), mode, str(device))
-    grid = feats.flatten(2).transpose(1, 2)  # (Bf, h*w, C)
-    out = []
-    for b in range(B):  # one (N, h*w) matrix at a time bounds the memory
-        lab = labels[b].reshape(-1)
-        valid = lab >= 0
-        seg = torch.where(valid, lab, num_segments)  # extra row: none
-        index = (seg[:, None] * (h * w) + cells).reshape(-1)
-        matrix = torch.zeros((num_segments + 1) * h * w, device=device,
-                             dtype=torch.float64)
-        matrix.index_add_(0, index, weights.reshape(-1))
-        count = torch.bincount(seg, minlength=num_segments + 1)
-        matrix = matrix.view(num_segments + 1, h * w)[:num_segments] / \
-            count[:num_segments, None].clamp(min=1)
-        out.append(matrix.to(grid.dtype) @ grid[b if Bf > 1 else 0])
-    return torch.stack(out)
+    device = str(feats.device)
+    taps_y = _interp_taps(h, H, mode, device)
+    columns = _column_sums(w, W, mode, device)
+    # A band yields at most one entry per pixel, column tap and row tap.
+    band = max(1, max_entries // (W * taps_y[0].shape[1] *
+                                  int((columns[2] - columns[1]).max() + 1)))
+    # float32 at least (half-precision sparse products are not everywhere,
+    # and under autocast their backward mixes dtypes); contiguous rows: the
+    # sparse product is slow on strided ones.
+    dtype = torch.promote_types(feats.dtype, torch.float32)
+    grid = feats.flatten(2).transpose(1, 2).to(dtype).contiguous()
+    with torch.autocast(feats.device.type, enabled=False):
+        out = [
+            _pooled(labels[b], grid[b if Bf > 1 else 0], num_segments,
+                    (h, w), taps_y, columns, band, dtype) for b in range(B)
+        ]
+    return torch.stack(out).to(feats.dtype)
+
+
+def _pooled(lab: Tensor, grid: Tensor, num_segments: int, size, taps_y,
+            columns, band: int, dtype) -> Tensor:
+    """One image of :func:`upsampled_segment_mean`: ``(N, C)``."""
+    h, w = size
+    H = lab.shape[0]
+    parts = [_pooling_rows(lab[r0:r0 + band], (h, w), taps_y, columns, r0)
+             for r0 in range(0, H, band)]
+    key, weight = _sum_duplicates(torch.cat([p[0] for p in parts]),
+                                  torch.cat([p[1] for p in parts]))
+    seg, cell = key // (h * w), key % (h * w)
+    count = torch.bincount(lab[lab >= 0], minlength=num_segments)
+    matrix = torch.sparse_coo_tensor(
+        torch.stack([seg, cell]), (weight / count[seg]).to(dtype),
+        (num_segments, h * w), is_coalesced=True, check_invariants=False)
+    return torch.sparse.mm(matrix, grid)
 
 
 def scatter_to_pixels(values: Tensor, labels: Tensor,

@@ -5,10 +5,8 @@ custom_imports = dict(imports=['mmcast'], allow_failed_imports=False)
 
 model = dict(
     type='ImageClassifier',
-    # Only its mean/std/to_rgb are used by mmcast.apis: this preprocessor
-    # cannot carry the superpixel channel itself.
     data_preprocessor=dict(
-        type='ClsDataPreprocessor',
+        type='CASTClsDataPreProcessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         to_rgb=True),

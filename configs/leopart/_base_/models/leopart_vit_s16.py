@@ -29,7 +29,7 @@ model = dict(
         patch_size=16,
         drop_path_rate=0.1,
         out_type='featmap',
-        # chosen: only the last 4 of 12 blocks are trained (LEOPART.md:
+        # chosen: only the last 4 of 12 blocks are trained (spec:
         # "only the last blocks"; the release trains all: -1)
         frozen_stages=8,
         init_cfg=dict(
