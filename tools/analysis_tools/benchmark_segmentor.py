@@ -164,21 +164,27 @@ def whole_image_child(args):
         time_s=statistics.median(times[1:]), first_s=times[0])))
 
 
+def run_child(args, what, *child_args):
+    """Run this tool in a fresh process on ``child_args`` (with the
+    parent's ``--threads``) and return the JSON line it prints last."""
+    cmd = [sys.executable, osp.abspath(__file__), *child_args]
+    if args.threads:
+        cmd += ['--threads', str(args.threads)]
+    res = subprocess.run(cmd, capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=ROOT))
+    if res.returncode:
+        sys.exit(f'{what} run of {child_args[1]} failed:\n'
+                 f'{res.stderr[-3000:]}')
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def whole_image(args):
     """Whole-image inference of both models, each in its own process."""
     results = {}
     for child in ('cast', 'vit'):
-        cmd = [sys.executable, osp.abspath(__file__), '--child', child,
-               '--whole-size', *map(str, args.whole_size),
-               '--whole-reps', str(args.whole_reps)]
-        if args.threads:
-            cmd += ['--threads', str(args.threads)]
-        res = subprocess.run(cmd, capture_output=True, text=True,
-                             env=dict(os.environ, PYTHONPATH=ROOT))
-        if res.returncode:
-            sys.exit(f'whole-image run of {child} failed:\n'
-                     f'{res.stderr[-3000:]}')
-        results[child] = json.loads(res.stdout.strip().splitlines()[-1])
+        results[child] = run_child(
+            args, 'whole-image', '--child', child, '--whole-size',
+            *map(str, args.whole_size), '--whole-reps', str(args.whole_reps))
     H, W = args.whole_size
     print(f'whole-image inference, one {H}x{W} image, '
           f'{torch.get_num_threads() if not args.threads else args.threads}'
@@ -239,17 +245,9 @@ def train_step(args):
     results = {'cast': [], 'vit': []}
     for _ in range(args.rounds):
         for child in results:
-            cmd = [sys.executable, osp.abspath(__file__), '--train-child',
-                   child, '--reps', str(args.reps)]
-            if args.threads:
-                cmd += ['--threads', str(args.threads)]
-            res = subprocess.run(cmd, capture_output=True, text=True,
-                                 env=dict(os.environ, PYTHONPATH=ROOT))
-            if res.returncode:
-                sys.exit(f'training-step run of {child} failed:\n'
-                         f'{res.stderr[-3000:]}')
-            results[child].append(
-                json.loads(res.stdout.strip().splitlines()[-1]))
+            results[child].append(run_child(
+                args, 'training-step', '--train-child', child, '--reps',
+                str(args.reps)))
     if args.threads:
         torch.set_num_threads(args.threads)
     print(conditions(batch=2, size='512x512',
@@ -298,6 +296,9 @@ def slide(args):
                 times[name].append((time.perf_counter() - t) / len(imgs))
     med = {k: statistics.median(v) for k, v in times.items()}
     tokens = np.mean([int(d['inputs'][0][3].max()) + 1 for d in cast_data])
+    from mmcast.utils.timing import conditions
+    print(conditions(images=f'{len(imgs)} x 512x512', mode='test_step, '
+                     'slide 512/512', reps=f'{args.reps} interleaved'))
     print(f'{len(imgs)} images 512x512, slide 512/512, '
           f'{torch.get_num_threads()} threads; CAST-S {tokens:.0f} '
           'superpixels vs ViT-S 1024 patches per window')
