@@ -253,3 +253,14 @@ def test_metrics_are_registered_in_mmseg_and_mmpretrain():
         for registry in (SEG_METRICS, PRETRAIN_METRICS):
             metric = registry.build(dict(type=name, num_classes=3))
             assert type(metric).__name__ == name
+
+
+@pytest.mark.parametrize('metric', ['HierarchyMetric', 'BoundaryFMetric',
+                                    'SegmentRetrievalMetric'])
+def test_bad_reduction_is_one_line_error(metric):
+    from mmcast.registry import SEG_METRICS
+    with pytest.raises(ValueError, match="reduction must be 'image' or "
+                       "'dataset', got 'pixel'"):
+        SEG_METRICS.build(dict(type=metric, reduction='pixel'))
+    assert SEG_METRICS.build(dict(type=metric,
+                                  reduction='image')).reduction == 'image'

@@ -27,7 +27,7 @@ from scipy import ndimage, optimize
 ArrayOrList = Union[np.ndarray, Sequence[np.ndarray]]
 
 __all__ = [
-    'default_tolerance', 'boundary_map', 'boundary_counts',
+    'REDUCTIONS', 'check_reduction', 'default_tolerance', 'boundary_map', 'boundary_counts',
     'fscore_from_counts', 'boundary_fscore', 'segment_label_histogram',
     'majority_labels', 'paint_segments', 'intersection_union', 'reduce_iou',
     'reduce_boundary', 'region_miou', 'confusion_matrix',
@@ -46,6 +46,22 @@ def _check_pair(pred: np.ndarray, gt: np.ndarray, what: str = 'pred'):
     if pred.ndim != 2 or pred.shape != gt.shape:
         raise ValueError(f'{what} {pred.shape} and gt {gt.shape} must be '
                          'label maps (H, W) of the same shape')
+
+
+#: How per-image scores are pooled (see :func:`region_miou`).
+REDUCTIONS = ('image', 'dataset')
+
+
+def check_reduction(reduction: str) -> str:
+    """``reduction`` itself when it is one of :data:`REDUCTIONS`.
+
+    Raises:
+        ValueError: in one line, for anything else.
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'image' or 'dataset', got "
+                         f'{reduction!r}')
+    return reduction
 
 
 def default_tolerance(shape: Tuple[int, int]) -> float:
@@ -350,9 +366,7 @@ def region_miou(segments: ArrayOrList,
     Returns:
         float: mIoU in ``[0, 1]`` (``nan`` if nothing is labelled).
     """
-    if reduction not in ('image', 'dataset'):
-        raise ValueError(f"reduction must be 'image' or 'dataset', got "
-                         f'{reduction!r}')
+    check_reduction(reduction)
     if labeller != 'oracle' and not callable(labeller):
         raise ValueError("labeller must be 'oracle' or a callable, got "
                          f'{labeller!r}')

@@ -4,7 +4,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
-from mmcast.evaluation.functional import boundary_counts, reduce_boundary
+from mmcast.evaluation.functional import (boundary_counts, check_reduction,
+                                         reduce_boundary)
 from mmcast.evaluation.metrics.utils import gt_map, percent
 from mmcast.registry import register_metric
 
@@ -41,13 +42,10 @@ class BoundaryFMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if reduction not in ('image', 'dataset'):
-            raise ValueError(f"reduction must be 'image' or 'dataset', got "
-                             f'{reduction!r}')
         self.pred_key = pred_key
         self.gt_key = gt_key
         self.ignore_index = ignore_index
-        self.reduction = reduction
+        self.reduction = check_reduction(reduction)
         self.boundary_tolerance = boundary_tolerance
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]):

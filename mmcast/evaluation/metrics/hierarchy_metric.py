@@ -5,7 +5,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
-from mmcast.evaluation.functional import (boundary_counts,
+from mmcast.evaluation.functional import (boundary_counts, check_reduction,
                                           intersection_union,
                                           majority_labels, paint_segments,
                                           reduce_boundary, reduce_iou,
@@ -66,9 +66,6 @@ class HierarchyMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if reduction not in ('image', 'dataset'):
-            raise ValueError(f"reduction must be 'image' or 'dataset', got "
-                             f'{reduction!r}')
         if isinstance(labeller, dict):
             from mmseg.registry import MODELS
             labeller = MODELS.build(labeller)
@@ -81,7 +78,7 @@ class HierarchyMetric(BaseMetric):
         self.classes_key = classes_key
         self.ignore_index = ignore_index
         self.labeller = labeller
-        self.reduction = reduction
+        self.reduction = check_reduction(reduction)
         self.boundary_tolerance = boundary_tolerance
 
     def _names(self, sample: dict, segments: np.ndarray, gt: np.ndarray,

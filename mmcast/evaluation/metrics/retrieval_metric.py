@@ -5,7 +5,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
-from mmcast.evaluation.functional import (boundary_counts,
+from mmcast.evaluation.functional import (boundary_counts, check_reduction,
                                           intersection_union,
                                           majority_labels, paint_segments,
                                           reduce_boundary, reduce_iou,
@@ -63,9 +63,6 @@ class SegmentRetrievalMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if reduction not in ('image', 'dataset'):
-            raise ValueError(f"reduction must be 'image' or 'dataset', got "
-                             f'{reduction!r}')
         self.level = level
         self.k = k
         self.gt_key = gt_key
@@ -73,7 +70,7 @@ class SegmentRetrievalMetric(BaseMetric):
         self.classes_key = classes_key
         self.ignore_index = ignore_index
         self.min_valid_fraction = min_valid_fraction
-        self.reduction = reduction
+        self.reduction = check_reduction(reduction)
         self.boundary_tolerance = boundary_tolerance
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]):

@@ -1,5 +1,6 @@
 # Copyright (c) mmcast contributors. All rights reserved.
 from .attention import MaskedSelfAttention, TransformerBlock
+from .category_memory import CategoryMemory, gather_writes
 from .centroid_sampling import random_token_sampling
 from .crop_alignment import align_to_box, overlap_boxes
 from .dense_features import dense_features
@@ -16,7 +17,8 @@ from .superpixel_policy import (SUPERPIXEL_POLICIES, SuperpixelPolicy,
 from .token_pool import TokenPool, build_token_pool
 
 __all__ = [
-    'MaskedSelfAttention', 'TransformerBlock', 'farthest_point_sampling',
+    'CategoryMemory', 'gather_writes', 'MaskedSelfAttention',
+    'TransformerBlock', 'farthest_point_sampling',
     'random_token_sampling', 'HypercolumnFusion', 'chain_assignments',
     'unpool', 'build_stem', 'relabel_superpixels', 'resize_labels',
     'scatter_to_pixels', 'segment_mean', 'upsampled_segment_mean',
