@@ -1,29 +1,51 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-"""CAST-S against mmpretrain's ViT-S (deit-small) at 224 px on this CPU.
+"""CAST-S against mmpretrain's ViT-S (deit-small), and optionally the
+authors' release CAST-S, at 224 px on this CPU.
 
     .venv/bin/python tools/analysis_tools/benchmark_backbone.py
-        [--batch 8] [--reps 10] [--threads N]
+        [--batch 8] [--size 224] [--reps 10] [--threads 2]
+        [--release-src ../shared/reference/cast_release]
 
-Forward passes (eval, no grad) are timed in interleaved repetitions
-(CAST, ViT, CAST, ViT, ...) after a warm-up; the medians and their ratio
-are reported, with the share of CAST's time spent in GraphPool (farthest
-point sampling plus pooling), and the GFLOPs of both from mmengine's
-complexity analysis.  CAST gets SEEDS superpixels (196 per image, the
-release's classification settings) of real photos, computed before timing.
-The last line reads ``cast_s/vit_s time ratio: R``.
+Forward passes (eval, no grad) are timed in one process, interleaved
+(CAST, ViT, release, CAST, ViT, release, ...) after a warm-up; the medians
+and their ratios are reported with the conditions (torch version, CPU,
+threads, load average).  Every model gets the same photos; the CAST models
+get the same SEEDS superpixels (196 per image, the release's classification
+settings), computed before timing.
+
+With ``--release-src DIR`` (the release's ``cast_models/`` files, e.g.
+``../shared/reference/cast_release``) the release's ``cast_small`` is built
+with timm 0.4.12 (importable ``timm``: ``pip install --no-deps --target
+/tmp/timm0412 timm==0.4.12`` and ``--timm-path /tmp/timm0412``) and mmcast's
+CAST-S loads its weights through ``tools/model_converters/cast2mmcast.py``,
+so both compute the same function (their largest output difference is
+printed).  dgl, which the release samples with, cannot be installed beside
+this torch: its ``farthest_point_sampler`` is replaced by a stand-in with
+dgl's semantics built on mmcast's own sampler, so both models pay the same
+for farthest point sampling and the ratio measures everything else.
+
+Also printed: GFLOPs per image (mmengine's ``FlopAnalyzer``, multiply-adds)
+and the share of CAST-S's time spent in farthest point sampling and
+pooling.  The last lines read ``cast_s/vit_s time ratio: R`` and, with the
+release, ``cast_s/release time ratio: R``.
 """
 import argparse
+import importlib
 import os.path as osp
 import statistics
 import sys
+import tempfile
 import time
+import types
 
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 from mmcast.utils import add_cli_flags, quiet_logs, run_cli  # noqa: E402
+from mmcast.utils.timing import (conditions, interleaved_times,  # noqa: E402
+                                 medians)
 
 
 def parse_args():
@@ -31,7 +53,12 @@ def parse_args():
     parser.add_argument('--batch', type=int, default=8)
     parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--reps', type=int, default=10)
-    parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--threads', type=int, default=2,
+                        help='torch threads (the issue-14 protocol: 2)')
+    parser.add_argument('--release-src', default=None,
+                        help="directory of the release's cast_models files")
+    parser.add_argument('--timm-path', default=None,
+                        help='directory holding timm 0.4.12 (pip --target)')
     add_cli_flags(parser)
     return parser.parse_args()
 
@@ -81,13 +108,15 @@ def gflops(model, inputs):
 
 
 class PoolTimer:
-    """Wall time inside the GraphPool modules of a CAST model, split into
-    farthest point sampling, the refinement attention, the fc1/fc2 layers
-    and the rest (assignment logits, softmax, weighted means)."""
+    """Wall time of CAST's token pooling: the superpixel means of the stem
+    features (``segment_mean``), and inside the GraphPool modules farthest
+    point sampling, the refinement attention, the fc1/fc2 layers and the
+    rest (assignment logits, softmax, weighted means)."""
 
-    parts = ('fps', 'refine', 'fc1', 'fc2')
+    parts = ('segment_mean', 'fps', 'refine', 'fc1', 'fc2')
 
     def __init__(self, model):
+        import mmcast.models.backbones.cast as cast_module
         import mmcast.models.necks.graph_pool as gp
         self.times = dict.fromkeys(('pool', ) + self.parts, 0.)
         self._start = {}
@@ -95,15 +124,20 @@ class PoolTimer:
             self._hook(stage.pool, 'pool')
             for part in ('refine', 'fc1', 'fc2'):
                 self._hook(getattr(stage.pool, part), part)
-        fps = gp.farthest_point_sampling
+        gp.farthest_point_sampling = self._timed(
+            gp.farthest_point_sampling, 'fps')
+        cast_module.segment_mean = self._timed(cast_module.segment_mean,
+                                               'segment_mean')
 
-        def timed_fps(*args, **kwargs):
-            t = time.perf_counter()
-            out = fps(*args, **kwargs)
-            self.times['fps'] += time.perf_counter() - t
+    def _timed(self, fn, name):
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            self.times[name] += time.perf_counter() - start
             return out
 
-        gp.farthest_point_sampling = timed_fps
+        return timed
 
     def _hook(self, module, name):
         module.register_forward_pre_hook(
@@ -115,64 +149,153 @@ class PoolTimer:
         self.times = dict.fromkeys(self.times, 0.)
 
 
+def dgl_stand_in():
+    """A ``dgl.geometry`` module whose ``farthest_point_sampler`` has dgl's
+    semantics (float64 squared distances, start at ``start_idx``, first
+    maximum wins, a point may repeat) on mmcast's vectorised distances."""
+    from mmcast.models.utils.fps import _pairwise_rows
+
+    @torch.no_grad()
+    def farthest_point_sampler(pos, npoints, start_idx=0):
+        B = pos.shape[0]
+        distances_to = _pairwise_rows(pos.to(torch.float64))
+        idx = torch.full((B, ), start_idx, dtype=torch.long,
+                         device=pos.device)
+        picked, dist = [idx], distances_to(idx)
+        for _ in range(npoints - 1):
+            idx = dist.argmax(1)
+            picked.append(idx)
+            dist = torch.minimum(dist, distances_to(idx))
+        return torch.stack(picked, 1)
+
+    dgl = types.ModuleType('dgl')
+    dgl.geometry = types.ModuleType('dgl.geometry')
+    dgl.geometry.farthest_point_sampler = farthest_point_sampler
+    return dgl
+
+
+def build_release(src, timm_path):
+    """The release's CAST-S (``cast_deit.cast_small``, no head)."""
+    if not osp.isfile(osp.join(src, 'cast_deit.py')):
+        raise FileNotFoundError(f'--release-src {src}: no cast_deit.py there')
+    if timm_path:
+        sys.path.insert(0, timm_path)
+    try:
+        import timm
+    except ImportError:
+        timm = None
+    if timm is None or timm.__version__ != '0.4.12':
+        raise ImportError(
+            'the release needs timm 0.4.12: pip install --no-deps --target '
+            '/tmp/timm0412 timm==0.4.12, then --timm-path /tmp/timm0412')
+    package = types.ModuleType('cast_models')
+    package.__path__ = [osp.abspath(src)]
+    sys.modules['cast_models'] = package
+    dgl = dgl_stand_in()
+    sys.modules.update({'dgl': dgl, 'dgl.geometry': dgl.geometry})
+    release = importlib.import_module('cast_models.cast_deit')
+    return release.cast_small(num_classes=0).eval()
+
+
+def load_release_weights(cast, release):
+    """Give mmcast's CAST-S the release model's weights (via the converter
+    tool, as a user would)."""
+    spec = importlib.util.spec_from_file_location(
+        'cast2mmcast', osp.join(ROOT, 'tools', 'model_converters',
+                                'cast2mmcast.py'))
+    converter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(converter)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = osp.join(tmp, 'release.pth'), osp.join(tmp, 'ours.pth')
+        torch.save({'model': release.state_dict()}, src)
+        converted = converter.convert(src, dst)
+    cast.load_state_dict(converted['state_dict'])
+
+
 def main():
     args = parse_args()
     quiet_logs(args.verbose)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     import mmcast  # noqa: F401
     from mmpretrain.models import VisionTransformer
 
     from mmcast.models import CAST
     torch.manual_seed(0)
     cast = CAST(arch='small', img_size=args.size, pos_embed='learned',
-                token_pooling='stem', freeze_last_pool=True).eval()
+                token_pooling='stem', freeze_last_pool=True)
+    cast.init_weights()
+    cast.eval()
     vit = VisionTransformer(arch='deit-small', img_size=args.size,
                             patch_size=16)
+    vit.init_weights()
     vit.eval()  # mmpretrain's train() returns None: no chaining
     img, sp = photo_batch(args.batch, args.size)
-    pool_timer = PoolTimer(cast)
     runs = {'cast': lambda: cast(img, sp), 'vit': lambda: vit(img)}
-    times = {k: [] for k in runs}
-    shares = {k: [] for k in ('pool', ) + PoolTimer.parts + ('rest', )}
+    release = None
+    if args.release_src:
+        release = build_release(args.release_src, args.timm_path)
+        load_release_weights(cast, release)
+        runs['release'] = lambda: release.forward_features(img, sp)
+        with torch.no_grad():
+            diff = (cast(img, sp)[0] - runs['release']()).abs().amax(1)
+            padded = cast.embed(img, sp)['mask'].any(1)
+
+    pool_timer = PoolTimer(cast)
+    shares = {k: [] for k in ('pool', ) + PoolTimer.parts}
+
+    def record(name, seconds):
+        if name == 'cast':
+            for k in shares:
+                shares[k].append(pool_timer.times[k] / seconds)
+        pool_timer.reset()
+
     with torch.no_grad():
-        for fn in runs.values():  # warm-up
-            fn()
-            fn()
-        for _ in range(args.reps):
-            for name, fn in runs.items():
-                pool_timer.reset()
-                t = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t)
-                if name == 'cast':
-                    pt = pool_timer.times
-                    pt['rest'] = pt['pool'] - sum(pt[k]
-                                                  for k in PoolTimer.parts)
-                    for k in shares:
-                        shares[k].append(pt[k] / times[name][-1])
-    med = {k: statistics.median(v) for k, v in times.items()}
+        times = interleaved_times(runs, args.reps, warmup=2, after=record)
+    med = medians(times)
     with torch.no_grad():
-        flops_cast = gflops(cast, (img[:1], sp[:1]))
-        flops_vit = gflops(vit, (img[:1], ))
+        flops = dict(cast=gflops(cast, (img[:1], sp[:1])),
+                     vit=gflops(vit, (img[:1], )))
+        if release is not None:
+            try:
+                flops['release'] = gflops(release, (img[:1], sp[:1]))
+            except Exception:  # jit tracing of the release may fail
+                flops['release'] = float('nan')
     n_sp = float(np.mean([len(torch.unique(s)) for s in sp]))
-    print(f'input: batch {args.batch}, {args.size}x{args.size}, '
-          f'{torch.get_num_threads()} threads, {n_sp:.0f} superpixels/image')
-    print(f'CAST-S forward: median {med["cast"] * 1e3:.1f} ms '
-          f'({args.reps} reps, min {min(times["cast"]) * 1e3:.1f})')
-    print(f'ViT-S  forward: median {med["vit"] * 1e3:.1f} ms '
-          f'({args.reps} reps, min {min(times["vit"]) * 1e3:.1f})')
+    print(conditions(batch=args.batch, size=f'{args.size}x{args.size}',
+                     mode='eval, no grad',
+                     superpixels=f'{n_sp:.0f}/image (SEEDS)',
+                     reps=f'{args.reps} interleaved'))
+    names = dict(cast='mmcast CAST-S', vit='mmpretrain ViT-S',
+                 release='release CAST-S')
+    for key, ts in times.items():
+        print(f'{names[key]:16s} forward: median {med[key] * 1e3:7.1f} ms '
+              f'(min {min(ts) * 1e3:.1f}, max {max(ts) * 1e3:.1f}); '
+              f'{flops[key]:.2f} GFLOPs/image')
+    if release is not None:
+        same = diff[~padded].max().item() if (~padded).any() else 0.
+        print(f'release vs mmcast class features (same weights and '
+              f'superpixels): max abs difference {same:.1e} on the '
+              f'{int((~padded).sum())} images without padded tokens; '
+              f'{int(padded.sum())} images have a superpixel no stem cell '
+              f'samples, which mmcast masks and the release averages as a '
+              f'zero token (documented departure): up to '
+              f'{diff.max().item():.1e}')
     share = {k: 100 * statistics.median(v) for k, v in shares.items()}
-    print(f"CAST-S GraphPool share of its forward: {share['pool']:.1f}% = "
+    rest = share['pool'] - share['fps'] - share['refine'] - share['fc1'] \
+        - share['fc2']
+    print(f"CAST-S share of its forward: superpixel means "
+          f"{share['segment_mean']:.1f}%, GraphPool {share['pool']:.1f}% = "
           f"FPS {share['fps']:.1f}% + refinement attention "
           f"{share['refine']:.1f}% + fc1 {share['fc1']:.1f}% + fc2 "
-          f"{share['fc2']:.1f}% + assignment and pooled means "
-          f"{share['rest']:.1f}%")
-    print(f"CAST-S FPS plus pooling (sampling, assignment, weighted means): "
-          f"{share['fps'] + share['rest']:.1f}%")
-    print(f'GFLOPs per image: CAST-S {flops_cast:.2f}, ViT-S '
-          f'{flops_vit:.2f} (paper: 3.4 and 4.7)')
+          f"{share['fc2']:.1f}% + assignment and pooled means {rest:.1f}%")
+    print(f"CAST-S FPS plus pooling (sampling, superpixel and cluster "
+          f"means, assignment): {share['fps'] + share['segment_mean'] + rest:.1f}%")
+    print(f'GFLOPs per image (paper: CAST-S 3.4, ViT-S 4.7): CAST-S '
+          f'{flops["cast"]:.2f}, ViT-S {flops["vit"]:.2f}')
     print(f'cast_s/vit_s time ratio: {med["cast"] / med["vit"]:.3f}')
+    if release is not None:
+        print(f'cast_s/release time ratio: '
+              f'{med["cast"] / med["release"]:.3f}')
 
 
 if __name__ == '__main__':

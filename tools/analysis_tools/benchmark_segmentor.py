@@ -5,8 +5,8 @@ per 512x512 image, and the peak memory and time of whole-image inference on
 one large image (1024x2048 by default).
 
     .venv/bin/python tools/analysis_tools/benchmark_segmentor.py
-        [--reps 5] [--threads N] [--parts slide whole]
-        [--whole-size 1024 2048] [--json FILE]
+        [--reps 5] [--threads N] [--parts slide whole train]
+        [--whole-size 1024 2048] [--rounds 2] [--json FILE]
 
 CAST-S: ``configs/cast_s_ade20k.py`` with a linear decoder (1024 SEEDS
 superpixels per 512x512 window); ViT-S: mmseg's
@@ -22,6 +22,14 @@ Whole image: each model runs in a fresh process (``test_step``, mode
 (``ru_maxrss``) is that model's alone; the increase over the memory held
 before the first forward pass (weights, input) is reported beside it.  The
 time is the median over ``--whole-reps`` runs after one warm-up run.
+
+Training step (``--parts train``, not run by default): one ``train_step``
+(forward, backward, SGD with momentum) of each segmentor at 512x512, batch
+2, random labels of 150 classes; each model runs in processes of its own,
+``--rounds`` per model, alternated, so that its peak resident memory
+(``ru_maxrss``) minus the memory held once the model and batch are built
+is its step's own; the time is the median of the ``--reps`` steps timed in
+each process after a warm-up step.
 """
 import argparse
 import json
@@ -48,13 +56,17 @@ def parse_args():
     parser.add_argument('--images', type=int, default=2)
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--parts', nargs='+', default=['slide', 'whole'],
-                        choices=['slide', 'whole'])
+                        choices=['slide', 'whole', 'train'])
     parser.add_argument('--whole-size', type=int, nargs=2,
                         default=(1024, 2048), metavar=('H', 'W'))
     parser.add_argument('--whole-reps', type=int, default=1)
+    parser.add_argument('--rounds', type=int, default=2,
+                        help='train: processes per model, alternated')
     parser.add_argument('--json', help='also write the figures here')
     parser.add_argument('--child', choices=['cast', 'vit'],
                         help=argparse.SUPPRESS)  # one whole-image run
+    parser.add_argument('--train-child', choices=['cast', 'vit'],
+                        help=argparse.SUPPRESS)  # one training-step run
     add_cli_flags(parser)
     return parser.parse_args()
 
@@ -152,21 +164,27 @@ def whole_image_child(args):
         time_s=statistics.median(times[1:]), first_s=times[0])))
 
 
+def run_child(args, what, *child_args):
+    """Run this tool in a fresh process on ``child_args`` (with the
+    parent's ``--threads``) and return the JSON line it prints last."""
+    cmd = [sys.executable, osp.abspath(__file__), *child_args]
+    if args.threads:
+        cmd += ['--threads', str(args.threads)]
+    res = subprocess.run(cmd, capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=ROOT))
+    if res.returncode:
+        sys.exit(f'{what} run of {child_args[1]} failed:\n'
+                 f'{res.stderr[-3000:]}')
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def whole_image(args):
     """Whole-image inference of both models, each in its own process."""
     results = {}
     for child in ('cast', 'vit'):
-        cmd = [sys.executable, osp.abspath(__file__), '--child', child,
-               '--whole-size', *map(str, args.whole_size),
-               '--whole-reps', str(args.whole_reps)]
-        if args.threads:
-            cmd += ['--threads', str(args.threads)]
-        res = subprocess.run(cmd, capture_output=True, text=True,
-                             env=dict(os.environ, PYTHONPATH=ROOT))
-        if res.returncode:
-            sys.exit(f'whole-image run of {child} failed:\n'
-                     f'{res.stderr[-3000:]}')
-        results[child] = json.loads(res.stdout.strip().splitlines()[-1])
+        results[child] = run_child(
+            args, 'whole-image', '--child', child, '--whole-size',
+            *map(str, args.whole_size), '--whole-reps', str(args.whole_reps))
     H, W = args.whole_size
     print(f'whole-image inference, one {H}x{W} image, '
           f'{torch.get_num_threads() if not args.threads else args.threads}'
@@ -180,6 +198,78 @@ def whole_image(args):
     print('cast_s/vit_s whole-image peak memory ratio: '
           f'{results["cast"]["peak_mb"] / results["vit"]["peak_mb"]:.3f}')
     return results
+
+
+def rss_mb():
+    """Resident memory of this process now, in MB (Linux)."""
+    with open('/proc/self/statm') as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def train_step_child(args):
+    """One model in this process: a warm-up training step, then ``--reps``
+    timed ones; prints a JSON line with the step times and the peak
+    resident memory above what the built model and batch held (run in a
+    fresh process by :func:`train_step`)."""
+    from mmengine.optim import OptimWrapper
+    from mmengine.structures import PixelData
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = build_model(args.train_child)
+    model.train()
+    batch, _ = samples(photos(2), args.train_child == 'cast')
+    gen = torch.Generator().manual_seed(0)
+    data = dict(inputs=[b['inputs'][0] for b in batch], data_samples=[])
+    for b in batch:
+        sample = b['data_samples'][0]
+        sample.gt_sem_seg = PixelData(
+            data=torch.randint(0, 150, (1, 512, 512), generator=gen))
+        data['data_samples'].append(sample)
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3,
+                                         momentum=0.9))
+    before = rss_mb()
+    times = []
+    for _ in range(1 + args.reps):
+        t = time.perf_counter()
+        model.train_step(data, optim)
+        times.append(time.perf_counter() - t)
+    print(json.dumps(dict(model=args.train_child, times=times[1:],
+                          peak_mb=peak_mb(), before_mb=before)))
+
+
+def train_step(args):
+    """Training-step time and peak memory of both segmentors, each in
+    processes of its own (``--rounds`` per model, alternated)."""
+    from mmcast.utils.timing import conditions
+    results = {'cast': [], 'vit': []}
+    for _ in range(args.rounds):
+        for child in results:
+            results[child].append(run_child(
+                args, 'training-step', '--train-child', child, '--reps',
+                str(args.reps)))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(conditions(batch=2, size='512x512',
+                     mode='train_step (forward, backward, SGD)',
+                     tokens='CAST-S 1024 superpixels, ViT-S 1024 patches',
+                     reps=f'{args.reps} steps after a warm-up in each of '
+                     f'{args.rounds} processes per model, alternated'))
+    figures = {}
+    for name, label in (('cast', 'CAST-S segmentor'),
+                        ('vit', 'ViT-S Segmenter ')):
+        runs = results[name]
+        figures[name] = dict(
+            step_s=statistics.median(t for r in runs for t in r['times']),
+            step_peak_mb=max(r['peak_mb'] - r['before_mb'] for r in runs))
+        print(f'{label} train step: median {figures[name]["step_s"]:.2f} s, '
+              f'peak RSS above the built model and batch '
+              f'{figures[name]["step_peak_mb"]:.0f} MB')
+    for key, what in (('step_s', 'time'), ('step_peak_mb', 'peak memory')):
+        figures[f'{key}_ratio'] = figures['cast'][key] / figures['vit'][key]
+        print(f'cast_s/vit_s train step {what} ratio: '
+              f'{figures[f"{key}_ratio"]:.3f}')
+    return figures
 
 
 def slide(args):
@@ -206,6 +296,9 @@ def slide(args):
                 times[name].append((time.perf_counter() - t) / len(imgs))
     med = {k: statistics.median(v) for k, v in times.items()}
     tokens = np.mean([int(d['inputs'][0][3].max()) + 1 for d in cast_data])
+    from mmcast.utils.timing import conditions
+    print(conditions(images=f'{len(imgs)} x 512x512', mode='test_step, '
+                     'slide 512/512', reps=f'{args.reps} interleaved'))
     print(f'{len(imgs)} images 512x512, slide 512/512, '
           f'{torch.get_num_threads()} threads; CAST-S {tokens:.0f} '
           'superpixels vs ViT-S 1024 patches per window')
@@ -227,6 +320,8 @@ def main():
     quiet_logs(args.verbose)
     if args.child:
         return whole_image_child(args)
+    if args.train_child:
+        return train_step_child(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     figures = {}
@@ -234,6 +329,8 @@ def main():
         figures['slide'] = slide(args)
     if 'whole' in args.parts:
         figures['whole'] = whole_image(args)
+    if 'train' in args.parts:
+        figures['train'] = train_step(args)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(figures, f, indent=2)

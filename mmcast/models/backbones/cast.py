@@ -28,7 +28,7 @@ from torch import Tensor
 from mmcast.models.utils.attention import TransformerBlock
 from mmcast.models.utils.hypercolumn import (HypercolumnFusion,
                                              chain_assignments, unpool)
-from mmcast.models.utils.stem import build_stem
+from mmcast.models.utils.stem import ConvStem, build_stem
 from mmcast.models.utils.superpixel_ops import (relabel_superpixels,
                                                 resize_labels,
                                                 scatter_to_pixels,
@@ -417,7 +417,12 @@ class CAST(BaseModule):
         """
         labels, counts, N = self.superpixel_labels(superpixels,
                                                    num_superpixels)
-        feats = self.stem(img)
+        if isinstance(self.stem, ConvStem):
+            # Its last layer (1x1 convolution) is affine: it is applied to
+            # the segment means instead of to every cell of the grid.
+            feats, project = self.stem.features(img), self.stem.project
+        else:
+            feats, project = self.stem(img), None
         h, w = feats.shape[-2:]
         pos = self._position_map()
         if self.token_pooling == 'stem':
@@ -433,6 +438,9 @@ class CAST(BaseModule):
             pos_tokens = upsampled_segment_mean(pos, labels, N, 'bicubic')
             pix = (torch.arange(N, device=img.device)[None] <
                    counts[:, None]).to(tokens.dtype)
+        if project is not None:
+            # Empty segments stay zero (no bias).
+            tokens = project(tokens).masked_fill(pix[..., None] == 0, 0.)
         tokens = self.drop_after_pos(tokens + pos_tokens)
         cls = (self.cls_token + self._cls_position()).expand(
             tokens.shape[0], -1, -1)
@@ -504,6 +512,9 @@ class CAST(BaseModule):
         B = tokens.shape[0]
         num_clusters = list(num_clusters or self.num_clusters)
 
+        # The image feature is the class token of the last stage's blocks:
+        # when it is all that is returned, the last pooling has no consumer.
+        cls_only = self.out_type == 'cls_token' and self.fusion is None
         stages, cls_attention = [], None
         for stage, k in zip(self.stages, num_clusters):
             x_ = torch.cat([cls, tokens], dim=1)
@@ -515,6 +526,9 @@ class CAST(BaseModule):
                 else:
                     x_ = block(x_, key_mask)
             block_cls, tokens = x_[:, :1], x_[:, 1:]
+            if cls_only and stage is self.stages[-1]:
+                stages.append(dict(block_cls=block_cls))
+                break
             pooled = stage.pool(tokens, block_cls, mask, k)
             stages.append(
                 dict(tokens=tokens, block_cls=block_cls, mask=mask,
@@ -526,7 +540,7 @@ class CAST(BaseModule):
         cls_feat = stages[-1]['block_cls'][:, 0]
         if self.norm is not None:
             cls_feat = self.norm(cls_feat)
-        if self.out_type == 'cls_token' and self.fusion is None:
+        if cls_only:
             return (cls_feat, )
 
         mask0 = stages[0]['mask']
