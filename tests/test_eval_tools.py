@@ -280,3 +280,19 @@ def test_tent_tool_scores_images_before_and_after(tmp_path, capsys):
         assert 0 <= row['before'] <= 1 and 0 <= row['after'] <= 1
     assert (tmp_path / 'tent' / 'tent_scatter.png').stat().st_size > 1000
     assert 'scene_00000' in capsys.readouterr().out
+
+
+def test_toy_samples_are_the_rendered_scenes():
+    """The toy demonstrations' in-memory scenes: the rendered image, its
+    classes shifted to 0..4 (-1 none), the 8 px grid and the objects
+    present with at least 20 pixels."""
+    from mmcast.datasets.toy_scenes import render_scene, toy_samples
+    samples = toy_samples(3, 64, seed=7)
+    rng = np.random.default_rng(7)
+    for s in samples:
+        img, label = render_scene(rng, 64)
+        np.testing.assert_array_equal(s['img'], img)
+        np.testing.assert_array_equal(s['gt'], label.astype(np.int64) - 1)
+        assert s['sp'].shape == (64, 64) and len(np.unique(s['sp'])) == 64
+        assert s['labels'] == [i for i in range(3)
+                               if (s['gt'] == i + 2).sum() >= 20]

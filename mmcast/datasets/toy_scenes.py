@@ -103,6 +103,35 @@ def render_scene(rng, size=128):
     return np.clip(img, 0, 255).astype(np.uint8), label
 
 
+def toy_samples(num, size=128, seed=0, stride=8):
+    """Toy scenes in memory, for the toy demonstrations.
+
+    Args:
+        num (int): scenes.
+        size (int): image side.
+        seed (int): the scenes are those of ``np.random.default_rng(seed)``.
+        stride (int): the superpixels are the ``stride`` x ``stride`` grid.
+
+    Returns:
+        list[dict]: ``img`` (size, size, 3) uint8 BGR, ``gt`` (size, size)
+        int64 class ids 0..4 (-1: none), ``sp`` (size, size) superpixels,
+        ``labels`` the object classes (0, 1, 2: disc, box, triangle) with
+        at least 20 pixels.
+    """
+    from mmcast.datasets.transforms import Superpixels
+    rng = np.random.default_rng(seed)
+    superpixels = Superpixels(stride=stride, append_to_img=False)
+    out = []
+    for _ in range(num):
+        img, label = render_scene(rng, size)
+        present = [i for i, cls in enumerate((3, 4, 5))
+                   if (label == cls).sum() >= 20]
+        out.append(dict(img=img, gt=label.astype(np.int64) - 1,
+                        sp=superpixels(dict(img=img))['superpixels'],
+                        labels=present))
+    return out
+
+
 def generate_toy_scenes(root, num_train=300, num_val=50, size=128, seed=0,
                         overwrite=False, progress=False):
     """Write the dataset under ``root`` (ADE20K layout); deterministic.

@@ -135,18 +135,8 @@ def crop_pipeline(kind, jitter, grayscale):
 
 def make_scenes(num, size, seed):
     """Toy scenes: BGR images, class maps 0..4, superpixels (stride 8)."""
-    import numpy as np
-
-    from mmcast.datasets.toy_scenes import render_scene
-    from mmcast.datasets.transforms import Superpixels
-    rng = np.random.default_rng(seed)
-    superpixels = Superpixels(stride=8, append_to_img=False)
-    out = []
-    for _ in range(num):
-        img, label = render_scene(rng, size)
-        out.append(dict(img=img, gt=label.astype(np.int64) - 1,
-                        sp=superpixels(dict(img=img))['superpixels']))
-    return out
+    from mmcast.datasets.toy_scenes import toy_samples
+    return toy_samples(num, size, seed)
 
 
 def model_inputs(scenes, with_superpixels):

@@ -198,18 +198,8 @@ def build(cfg, scope):
 # Data
 def make_scenes(num, size, seed):
     """``(img BGR uint8, gt 0..4, superpixels every 8 px)`` per scene."""
-    import numpy as np
-
-    from mmcast.datasets.toy_scenes import render_scene
-    from mmcast.datasets.transforms import Superpixels
-    rng = np.random.default_rng(seed)
-    sp = Superpixels(stride=8, append_to_img=False)
-    scenes = []
-    for _ in range(num):
-        img, label = render_scene(rng, size)
-        scenes.append(dict(img=img, gt=label.astype(np.int64) - 1,
-                           sp=sp(dict(img=img))['superpixels']))
-    return scenes
+    from mmcast.datasets.toy_scenes import toy_samples
+    return toy_samples(num, size, seed)
 
 
 def seg_sample(scene, role=None, flip=False):

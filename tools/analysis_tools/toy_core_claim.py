@@ -68,21 +68,8 @@ def make_data(num, size, seed):
         list[dict]: ``img`` (H, W, 3) uint8 BGR, ``sp`` (H, W) int32,
         ``gt`` (H, W) class ids 0..4, ``labels`` present object classes.
     """
-    import numpy as np
-
-    from mmcast.datasets.toy_scenes import render_scene
-    from mmcast.datasets.transforms import Superpixels
-    rng = np.random.default_rng(seed)
-    superpixels = Superpixels(stride=8, append_to_img=False)
-    out = []
-    for _ in range(num):
-        img, label = render_scene(rng, size)
-        sp = superpixels(dict(img=img))['superpixels']
-        present = [i for i, cls in enumerate((3, 4, 5))
-                   if (label == cls).sum() >= 20]
-        out.append(dict(img=img, sp=sp, gt=label.astype(np.int64) - 1,
-                        labels=present))
-    return out
+    from mmcast.datasets.toy_scenes import toy_samples
+    return toy_samples(num, size, seed)
 
 
 def batch_inputs(items, flips, with_superpixels):
