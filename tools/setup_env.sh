@@ -114,7 +114,7 @@ if ls "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1; then
     log "setting up $VENV: about 3.5 min here, with mmcv's compiled ops"
     log "reused from $WHEELS"
 else
-    log "setting up $VENV: 17-26 min on a fresh 2-core machine here, most of it"
+    log "setting up $VENV: 7-26 min on a fresh 2-core machine here (by load), most of it"
     log "compiling mmcv's CPU ops, once per machine: later set-ups reuse the wheel"
     log "cached in $WHEELS (docs/setup.md)"
 fi
@@ -157,7 +157,7 @@ else
     mkdir -p "$WHEELS"
     wheel="$(ls "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
     if [ -z "$wheel" ]; then
-        step "mmcv" "3/5 compiling mmcv==$MMCV_VERSION's CPU ops against torch $TORCH_VERSION, once per machine (19-20 min here with other jobs running, 7.8 min of CPU time)"
+        step "mmcv" "3/5 compiling mmcv==$MMCV_VERSION's CPU ops against torch $TORCH_VERSION, once per machine (5.5 min here at low load, 19-20 min with other jobs running; 7.8 min of CPU time)"
         tmp="$(mktemp -d)"
         logged "${PIP[@]}" download --no-deps --no-build-isolation --no-binary :all: \
             -d "$tmp" "mmcv==$MMCV_VERSION"
