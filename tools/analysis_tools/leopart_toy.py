@@ -133,12 +133,6 @@ def crop_pipeline(kind, jitter, grayscale):
     ])
 
 
-def make_scenes(num, size, seed):
-    """Toy scenes: BGR images, class maps 0..4, superpixels (stride 8)."""
-    from mmcast.datasets.toy_scenes import toy_samples
-    return toy_samples(num, size, seed)
-
-
 def model_inputs(scenes, with_superpixels):
     """Normalised ``(B, 3 or 4, H, W)`` RGB inputs."""
     import numpy as np
@@ -301,6 +295,7 @@ def main(argv=None):
     from mmengine.registry import init_default_scope
 
     import mmcast  # noqa: F401
+    from mmcast.datasets.toy_scenes import toy_samples
     from mmcast.registry import PRETRAIN_MODELS
     torch.set_num_threads(args.threads)
     MMLogger.get_instance('mmengine').setLevel(logging.ERROR)
@@ -308,8 +303,8 @@ def main(argv=None):
     t0 = time.time()
     print(f'generating {args.train_images} training and {args.val_images} '
           f'held-out scenes ({args.size} px)')
-    train = make_scenes(args.train_images, args.size, args.seed)
-    val = make_scenes(args.val_images, args.size, args.seed + 1000)
+    train = toy_samples(args.train_images, args.size, args.seed)
+    val = toy_samples(args.val_images, args.size, args.seed + 1000)
     gts = downsample_gt(val, args.eval_size)
 
     results, models = {}, {}

@@ -196,12 +196,6 @@ def build(cfg, scope):
 
 # ----------------------------------------------------------------------
 # Data
-def make_scenes(num, size, seed):
-    """``(img BGR uint8, gt 0..4, superpixels every 8 px)`` per scene."""
-    from mmcast.datasets.toy_scenes import toy_samples
-    return toy_samples(num, size, seed)
-
-
 def seg_sample(scene, role=None, flip=False):
     """A packed segmentation sample: ``(4, H, W)`` input (image +
     superpixels) and its data sample."""
@@ -370,6 +364,7 @@ def main(argv=None):
     from mmengine.logging import MMLogger
 
     import mmcast  # noqa: F401
+    from mmcast.datasets.toy_scenes import toy_samples
     if args.threads:
         torch.set_num_threads(args.threads)
     MMLogger.get_instance('mmengine').setLevel(logging.WARNING)
@@ -381,8 +376,8 @@ def main(argv=None):
     t0 = time.time()
     log(f'generating {args.train_images} training and {args.val_images} '
         f'held-out scenes ({args.size} px) with superpixels')
-    scenes = make_scenes(args.train_images, args.size, args.seed)
-    val = make_scenes(args.val_images, args.size, args.seed + 1000)
+    scenes = toy_samples(args.train_images, args.size, args.seed)
+    val = toy_samples(args.val_images, args.size, args.seed + 1000)
     bank = scenes[:args.bank_images]
     log(f'making {args.views} pairs of augmented views (superpixels each)')
     pairs = view_pairs(scenes, args)

@@ -61,17 +61,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def make_data(num, size, seed):
-    """Scenes with superpixels (stride 8) and image labels.
-
-    Returns:
-        list[dict]: ``img`` (H, W, 3) uint8 BGR, ``sp`` (H, W) int32,
-        ``gt`` (H, W) class ids 0..4, ``labels`` present object classes.
-    """
-    from mmcast.datasets.toy_scenes import toy_samples
-    return toy_samples(num, size, seed)
-
-
 def batch_inputs(items, flips, with_superpixels):
     """``(B, 3 or 4, H, W)`` float inputs (BGR, superpixels last)."""
     import numpy as np
@@ -275,6 +264,7 @@ def main(argv=None):
     from mmengine.registry import DefaultScope, init_default_scope
 
     import mmcast  # noqa: F401
+    from mmcast.datasets.toy_scenes import toy_samples
     from mmcast.registry import PRETRAIN_MODELS
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -283,8 +273,8 @@ def main(argv=None):
     t0 = time.time()
     print(f'generating {args.train_images} training and {args.val_images} '
           f'held-out scenes ({args.size} px) with superpixels')
-    train_data = make_data(args.train_images, args.size, args.seed)
-    val_data = make_data(args.val_images, args.size, args.seed + 1000)
+    train_data = toy_samples(args.train_images, args.size, args.seed)
+    val_data = toy_samples(args.val_images, args.size, args.seed + 1000)
 
     results, times, maps = {}, {}, {}
     for kind in ('cast', 'vit'):
