@@ -34,7 +34,7 @@ import sys
 import warnings
 import zipfile
 from collections import OrderedDict
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -322,10 +322,6 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model
 
 
-def _model_state(model: nn.Module) -> Dict[str, torch.Tensor]:
-    return _unwrap(model).state_dict()
-
-
 def _examples(keys, n=3) -> str:
     shown = ', '.join(keys[:n])
     return shown + (', ...' if len(keys) > n else '')
@@ -350,11 +346,12 @@ def check_state_dict(model: nn.Module, state_dict: dict,
         CheckpointError: which tensors are missing, unknown or of another
             shape, with counts.
     """
-    target = _model_state(model)
+    module = _unwrap(model)
+    target = module.state_dict()
     # Parts a model declares optional keep their initialisation when a
     # checkpoint lacks them (e.g. HierarchySegmentor's coarse_pool on a
     # pre-training checkpoint).
-    optional = tuple(getattr(_unwrap(model), 'optional_state_prefixes', ()))
+    optional = tuple(getattr(module, 'optional_state_prefixes', ()))
     missing = [k for k in target if k not in state_dict
                and not (optional and k.startswith(optional))]
     reshaped = [
