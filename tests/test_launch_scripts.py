@@ -106,3 +106,41 @@ def test_data_roots_are_checked_through_mmengine_backends():
     cfg.test_dataloader.dataset.data_root = 'memtest://bucket/none'
     with pytest.raises(FileNotFoundError, match='memtest://bucket/none'):
         check_config(cfg, 'test')
+
+
+def test_finish_distributed_joins_the_groups_threads(tmp_path):
+    """tools/train.py and tools/test.py end a distributed run with ``del
+    runner; finish_distributed()``. The gloo group must be gone, its worker
+    threads joined, before the interpreter finalizes: a worker thread that
+    frees a collective holding Python tensors during finalization aborts
+    the finished process (SIGABRT, the DDP test's rare failure). Here the
+    DDP model sits in a reference cycle, as in a runner, and a
+    broadcast_object_list leaves such tensors behind."""
+    import torch
+    import torch.distributed as dist
+
+    from mmcast.apis.launch import finish_distributed
+
+    def threads():
+        return len(os.listdir('/proc/self/task'))
+
+    finish_distributed()  # no group: nothing to do, no error
+    before = threads()
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store',
+                            rank=0, world_size=1)
+    try:
+        model = torch.nn.parallel.DistributedDataParallel(
+            torch.nn.Linear(3, 2))
+        model(torch.ones(4, 3)).sum().backward()
+        objects = [dict(metric=0.5)]
+        dist.broadcast_object_list(objects)
+        holder = dict(model=model)
+        holder['self'] = holder  # a cycle, as runner <-> loops/hooks
+        del model, holder
+        assert threads() > before  # the group's worker threads
+        finish_distributed()
+        assert not dist.is_initialized()
+        assert threads() == before
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -37,7 +37,16 @@ def run(args, timeout=900, env=None):
     full_env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
     res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
                          timeout=timeout, env=full_env)
-    assert res.returncode == 0, (res.stdout[-3000:], res.stderr[-3000:])
+    if res.returncode != 0:
+        # The cause of a crash (a C++ `what()`, a Python traceback) is often
+        # far above the tail that the launcher's summary fills.
+        cause = [line for line in res.stderr.splitlines()
+                 if re.search(r'Error|Exception|terminate|what\(\)|Traceback',
+                              line)]
+        pytest.fail(f'exit status {res.returncode}\n' +
+                    '\n'.join(cause[:40]) + '\n--- stderr tail ---\n' +
+                    res.stderr[-3000:] + '\n--- stdout tail ---\n' +
+                    res.stdout[-1500:])
     return res.stdout + res.stderr
 
 

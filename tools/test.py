@@ -17,7 +17,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmcast.apis.launch import (add_launch_args, build_runner,  # noqa: E402
-                                load_config, parse_launch_args)
+                                finish_distributed, load_config,
+                                parse_launch_args)
 from mmcast.utils import add_cli_flags, run_cli  # noqa: E402
 
 
@@ -89,6 +90,8 @@ def main():
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
     runner.test()
+    del runner  # it holds the process group (see finish_distributed)
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -11,7 +11,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmcast.apis.launch import (add_launch_args, build_runner,  # noqa: E402
-                                enable_amp, load_config, parse_launch_args)
+                                enable_amp, finish_distributed, load_config,
+                                parse_launch_args)
 from mmcast.utils import add_cli_flags, run_cli  # noqa: E402
 
 
@@ -44,6 +45,8 @@ def main():
         cfg.resume, cfg.load_from = True, args.resume
     runner = build_runner(cfg)
     runner.train()
+    del runner  # it holds the process group (see finish_distributed)
+    finish_distributed()
 
 
 if __name__ == '__main__':

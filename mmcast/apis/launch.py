@@ -2,6 +2,7 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: config loading with
 mmseg's/mmpretrain's flags, and distributed set-up that also works on CPUs.
 """
+import gc
 import os
 import os.path as osp
 
@@ -80,6 +81,27 @@ def setup_cpu_distributed(cfg: Config) -> None:
         device_ids=None,
         broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
+def finish_distributed() -> None:
+    """End a distributed run cleanly: wait for every rank, then destroy the
+    process group while the interpreter is still whole.
+
+    Call it after the last reference to the runner is gone (``del
+    runner``): the DDP wrapper holds the process group, so while it lives
+    the group and its gloo worker threads outlive ``destroy_process_group``.
+    A worker thread that drops the last reference to a finished collective
+    (one holding Python tensors, such as ``broadcast_object_list``'s) during
+    interpreter finalization takes the GIL there and aborts the process
+    (``terminate called without an active exception``, SIGABRT) after its
+    work is done. Destroyed here, the group joins its threads first.
+    Does nothing outside a distributed run.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    gc.collect()  # the runner's reference cycles hold the DDP wrapper
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
 
 
 def enable_amp(cfg: Config) -> None:
