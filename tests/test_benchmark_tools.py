@@ -62,3 +62,23 @@ def test_superpixel_benchmark_runs():
     assert 'superpixels 64/image' in lines[0]
     assert lines[-1].startswith('SEEDS 128: median ')
     assert lines[-1].endswith('ms CPU per image')
+
+
+def test_benchmark_photos_cycle_their_sources_in_either_channel_order():
+    """The benchmarks' shared photos: scikit-image photos resized, cycled
+    in the given order, BGR (as mmcv loads) unless RGB is asked for."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    from mmcast.utils.timing import photos
+    bgr = photos(3, (24, 40), sources=('astronaut', 'coffee'))
+    rgb = photos(3, (24, 40), sources=('astronaut', 'coffee'),
+                 channel_order='rgb')
+    assert [img.shape for img in bgr] == [(24, 40, 3)] * 3
+    expected = cv2.resize(data.coffee(), (40, 24),
+                          interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(rgb[1], expected)
+    np.testing.assert_array_equal(bgr[1], expected[..., ::-1])
+    np.testing.assert_array_equal(bgr[2], bgr[0])  # the cycle restarts
+    assert not np.array_equal(bgr[0], bgr[1])

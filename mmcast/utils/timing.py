@@ -1,11 +1,12 @@
 # Copyright (c) mmcast contributors. All rights reserved.
-"""Side-by-side timing for the benchmark tools: interleaved repetitions in
-one process, medians, and the conditions they ran under."""
+"""Side-by-side timing for the benchmark tools: the photos they run on,
+interleaved repetitions in one process, medians, and the conditions they
+ran under."""
 import os
 import platform
 import statistics
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -38,6 +39,37 @@ def conditions(**settings) -> str:
             f'({os.cpu_count()} cores), {torch.get_num_threads()} torch '
             f'threads, load average {load_average()}'
             + (f', {extra}' if extra else ''))
+
+
+def photos(n: int,
+           size: Union[int, Tuple[int, int]] = 512,
+           sources: Sequence[str] = ('astronaut', 'coffee', 'chelsea',
+                                     'rocket'),
+           interpolation: str = 'linear',
+           channel_order: str = 'bgr') -> List:
+    """``n`` real photos of scikit-image for a benchmark (real edges, so
+    SEEDS works as on a dataset), cycling through ``sources``.
+
+    Args:
+        n (int): how many.
+        size (int | tuple): side of a square, or ``(h, w)``.
+        sources (Sequence[str]): names of ``skimage.data`` photos, in the
+            order they are cycled.
+        interpolation (str): ``'linear'`` or ``'area'`` (OpenCV's resize).
+        channel_order (str): ``'bgr'`` (as mmcv loads images) or ``'rgb'``.
+
+    Returns:
+        list[np.ndarray]: ``n`` uint8 arrays of shape (h, w, 3).
+    """
+    import cv2
+    from skimage import data
+    h, w = (size, size) if isinstance(size, int) else size
+    flags = dict(linear=cv2.INTER_LINEAR, area=cv2.INTER_AREA)[interpolation]
+    srcs = [getattr(data, name)() for name in sources]
+    if channel_order == 'bgr':
+        srcs = [src[..., ::-1] for src in srcs]
+    return [cv2.resize(srcs[i % len(srcs)], (w, h), interpolation=flags)
+            for i in range(n)]
 
 
 def interleaved_times(runs: Dict[str, Callable[[], object]],

@@ -45,7 +45,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 from mmcast.utils import add_cli_flags, quiet_logs, run_cli  # noqa: E402
 from mmcast.utils.timing import (conditions, interleaved_times,  # noqa: E402
-                                 medians)
+                                 medians, photos)
 
 
 def parse_args():
@@ -65,18 +65,13 @@ def parse_args():
 
 def photo_batch(batch, size):
     """Real photos (scikit-image) resized to ``size``, their SEEDS maps."""
-    import cv2
-    from skimage import data
-
     from mmcast.datasets.transforms import compute_superpixels
     from mmcast.datasets.transforms.superpixel import SEEDS_PRESETS
-    photos = [data.astronaut(), data.chelsea(), data.coffee(),
-              data.rocket(), data.immunohistochemistry()]
-    imgs, sps = [], []
-    for i in range(batch):
-        img = cv2.resize(photos[i % len(photos)], (size, size),
-                         interpolation=cv2.INTER_AREA)
-        imgs.append(img)
+    imgs = photos(batch, size, sources=('astronaut', 'chelsea', 'coffee',
+                                        'rocket', 'immunohistochemistry'),
+                  interpolation='area', channel_order='rgb')
+    sps = []
+    for img in imgs:
         sps.append(compute_superpixels(
             img, size * size // 256, seeds_cfg=SEEDS_PRESETS[
                 'classification'], channel_order='rgb'))

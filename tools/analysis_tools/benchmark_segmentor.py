@@ -41,13 +41,14 @@ import subprocess
 import sys
 import time
 
-import cv2
 import numpy as np
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 from mmcast.utils import add_cli_flags, quiet_logs, run_cli  # noqa: E402
+from mmcast.utils.timing import (conditions, interleaved_times,  # noqa: E402
+                                 photos)
 
 
 def parse_args():
@@ -69,15 +70,6 @@ def parse_args():
                         help=argparse.SUPPRESS)  # one training-step run
     add_cli_flags(parser)
     return parser.parse_args()
-
-
-def photos(n, size=512):
-    """``n`` BGR photos, ``size`` square or ``(h, w)``."""
-    from skimage import data
-    h, w = (size, size) if isinstance(size, int) else size
-    srcs = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
-    return [cv2.resize(srcs[i % len(srcs)][..., ::-1], (w, h),
-                       interpolation=cv2.INTER_LINEAR) for i in range(n)]
 
 
 def build(config, **model_overrides):
@@ -241,7 +233,6 @@ def train_step_child(args):
 def train_step(args):
     """Training-step time and peak memory of both segmentors, each in
     processes of its own (``--rounds`` per model, alternated)."""
-    from mmcast.utils.timing import conditions
     results = {'cast': [], 'vit': []}
     for _ in range(args.rounds):
         for child in results:
@@ -285,18 +276,10 @@ def slide(args):
         'cast': lambda: [cast.test_step(d) for d in cast_data],
         'vit': lambda: [vit.test_step(d) for d in vit_data],
     }
-    times = {k: [] for k in runs}
     with torch.no_grad():
-        for fn in runs.values():
-            fn()
-        for _ in range(args.reps):
-            for name, fn in runs.items():
-                t = time.perf_counter()
-                fn()
-                times[name].append((time.perf_counter() - t) / len(imgs))
-    med = {k: statistics.median(v) for k, v in times.items()}
+        times = interleaved_times(runs, args.reps, warmup=1)
+    med = {k: statistics.median(v) / len(imgs) for k, v in times.items()}
     tokens = np.mean([int(d['inputs'][0][3].max()) + 1 for d in cast_data])
-    from mmcast.utils.timing import conditions
     print(conditions(images=f'{len(imgs)} x 512x512', mode='test_step, '
                      'slide 512/512', reps=f'{args.reps} interleaved'))
     print(f'{len(imgs)} images 512x512, slide 512/512, '

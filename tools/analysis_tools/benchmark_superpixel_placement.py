@@ -32,6 +32,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
+from mmcast.utils.timing import photos  # noqa: E402
 
 
 def parse_args():
@@ -42,17 +43,6 @@ def parse_args():
     parser.add_argument('--reps', type=int, default=5)
     parser.add_argument('--out', help='write the figures as JSON here')
     return parser.parse_args()
-
-
-def photos(size, n):
-    """``n`` BGR uint8 photos of scikit-image, resized to ``size``."""
-    import cv2
-    from skimage import data
-    src = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(),
-           data.immunohistochemistry()]
-    return [cv2.cvtColor(cv2.resize(src[i % len(src)], (size, size),
-                                    interpolation=cv2.INTER_AREA),
-                         cv2.COLOR_RGB2BGR) for i in range(n)]
 
 
 def build(config):
@@ -113,7 +103,9 @@ def main():
     args = parse_args()
     model, transform, scope = build(args.config)
     pre, backbone = model.data_preprocessor, model.backbone
-    imgs = photos(args.size, args.batch)
+    imgs = photos(args.batch, args.size,
+                  sources=('astronaut', 'chelsea', 'coffee', 'rocket',
+                           'immunohistochemistry'), interpolation='area')
     given = batch_data(imgs, transform, scope, True)
     # Inputs of the backbone: normalised images with / without superpixels.
     with torch.no_grad():

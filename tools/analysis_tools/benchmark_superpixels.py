@@ -35,15 +35,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def photos(n, size):
-    import cv2
-    from skimage import data
-    srcs = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(),
-            data.immunohistochemistry(), data.hubble_deep_field()]
-    return [cv2.resize(srcs[i % len(srcs)][..., ::-1], (size, size),
-                       interpolation=cv2.INTER_LINEAR) for i in range(n)]
-
-
 def main():
     args = parse_args()
     quiet_logs()
@@ -51,11 +42,13 @@ def main():
     import torch
 
     from mmcast.datasets.transforms import Superpixels
-    from mmcast.utils.timing import conditions
+    from mmcast.utils.timing import conditions, photos
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     transform = Superpixels(stride=16, preset=args.preset)
-    imgs = photos(args.images, args.size)
+    imgs = photos(args.images, args.size,
+                  sources=('astronaut', 'coffee', 'chelsea', 'rocket',
+                           'immunohistochemistry', 'hubble_deep_field'))
     transform(dict(img=imgs[0].copy()))  # warm-up
     wall, cpu, counts = [], [], []
     for _ in range(args.reps):
