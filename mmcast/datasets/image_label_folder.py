@@ -38,8 +38,8 @@ class ImageLabelFolderDataset(BaseSegDataset):
 
     The layout (ImageNet-21k as distributed, plus a class file)::
 
-        <data_root>/<img_path>/<folder>/*.JPEG       e.g. fall11_whole/n03001627/
-        <data_root>/<class_file>                     "<folder> <class name>"
+        <data_root>/<img_path>/<folder>/*.JPEG   e.g. fall11_whole/n03001627/
+        <data_root>/<class_file>                 "<folder> <class name>"
 
     Only the listed folders are read.  Classes are the distinct names of
     the class file in order of first appearance; labels index them.  Used

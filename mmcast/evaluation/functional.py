@@ -27,7 +27,8 @@ from scipy import ndimage, optimize
 ArrayOrList = Union[np.ndarray, Sequence[np.ndarray]]
 
 __all__ = [
-    'REDUCTIONS', 'check_reduction', 'default_tolerance', 'boundary_map', 'boundary_counts',
+    'REDUCTIONS', 'check_reduction', 'default_tolerance', 'boundary_map',
+    'boundary_counts',
     'fscore_from_counts', 'boundary_fscore', 'segment_label_histogram',
     'majority_labels', 'paint_segments', 'intersection_union', 'reduce_iou',
     'reduce_boundary', 'region_miou', 'confusion_matrix',

@@ -283,8 +283,9 @@ def main():
           f"FPS {share['fps']:.1f}% + refinement attention "
           f"{share['refine']:.1f}% + fc1 {share['fc1']:.1f}% + fc2 "
           f"{share['fc2']:.1f}% + assignment and pooled means {rest:.1f}%")
+    pooling = share['fps'] + share['segment_mean'] + rest
     print(f"CAST-S FPS plus pooling (sampling, superpixel and cluster "
-          f"means, assignment): {share['fps'] + share['segment_mean'] + rest:.1f}%")
+          f"means, assignment): {pooling:.1f}%")
     print(f'GFLOPs per image (paper: CAST-S 3.4, ViT-S 4.7): CAST-S '
           f'{flops["cast"]:.2f}, ViT-S {flops["vit"]:.2f}')
     print(f'cast_s/vit_s time ratio: {med["cast"] / med["vit"]:.3f}')
